@@ -1,0 +1,1 @@
+"""Shared plumbing: settings, database, queue, security, errors and the app factory."""

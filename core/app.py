@@ -1,0 +1,145 @@
+"""The one app factory: plugins, templates, CSRF, sessions, error handlers and the lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from importlib.resources import files
+from pathlib import Path
+
+import httpx
+from litestar import Litestar
+from litestar.config.csrf import CSRFConfig
+from litestar.datastructures import State
+from litestar.middleware import DefineMiddleware
+from litestar.middleware.session.server_side import ServerSideSessionConfig
+from litestar.openapi import OpenAPIConfig
+from litestar.plugins.htmx import HTMXPlugin
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
+from saq.queue import Queue
+
+from core.db import bind_engine, connected, engine_for_url
+from core.error_handlers import EXCEPTION_HANDLERS
+from core.headers import SecurityHeadersMiddleware, content_security_policy
+from core.money import format_money
+from core.queue import make_queue
+from core.settings import Settings
+from core.store import DatabaseStore
+from jobs.worker import build_worker
+from staff.api import api_router
+from staff.routes import staff_router
+
+SESSION_STORE = "sessions"
+SESSION_MAX_AGE = 12 * 3600
+
+
+def package_dir(package: str) -> Path:
+    """Directory of a resource package (templates, static), wherever the app is installed."""
+    return Path(str(files(package)))
+
+
+def _register_filters(engine: JinjaTemplateEngine) -> None:
+    engine.engine.filters["money"] = format_money
+
+
+def create_app(
+    settings: Settings,
+    *,
+    queue: Queue | None = None,
+    run_worker: bool | None = None,
+) -> Litestar:
+    """Assemble the web app.
+
+    Args:
+        settings: Validated settings with a secret key (see `core.instance.ensure_secret_key`).
+        queue: The SAQ queue; built from the settings when omitted.
+        run_worker: Run the job worker inside this process. Defaults to True for the embedded queue.
+    """
+    if not settings.secret_key:
+        raise ValueError("settings.secret_key must be resolved before the app is created")
+    engine = engine_for_url(settings.database_url)
+    bind_engine(engine)
+    app_queue = queue or make_queue(settings)
+    in_process_worker = settings.queue_url is None if run_worker is None else run_worker
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        async with connected(engine), httpx.AsyncClient(timeout=httpx.Timeout(20.0, connect=5.0)) as http:
+            await app_queue.connect()
+            app.state.http = http
+            worker_task: asyncio.Task[None] | None = None
+            if in_process_worker:
+                worker = build_worker(app_queue, context={"settings": settings, "http": http}, handle_signals=False)
+                worker_task = asyncio.create_task(worker.start())
+            try:
+                yield
+            finally:
+                if worker_task is not None:
+                    worker_task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await worker_task
+                await app_queue.disconnect()
+
+    sessions = DatabaseStore("session")
+    return Litestar(
+        route_handlers=[
+            api_router,
+            staff_router,
+            create_static_files_router(path="/static", directories=[package_dir("static")], name="static"),
+        ],
+        lifespan=[lifespan],
+        state=State(
+            {
+                "settings": settings,
+                "queue": app_queue,
+                "rate_limits": DatabaseStore("ratelimit"),
+            }
+        ),
+        stores={SESSION_STORE: sessions},
+        middleware=[
+            DefineMiddleware(
+                SecurityHeadersMiddleware,
+                csp=content_security_policy(settings.stripe_js_url),
+                hsts=settings.secure_cookies,
+            ),
+            ServerSideSessionConfig(
+                store=SESSION_STORE,
+                secure=settings.secure_cookies,
+                httponly=True,
+                samesite="lax",
+                max_age=SESSION_MAX_AGE,
+                key="portal_session",
+                # Only people's pages have sessions; the API, webhooks and assets never touch the store.
+                exclude=["/api/", "/webhooks/", "/static/", "/schema"],
+            ).middleware,
+        ],
+        csrf_config=CSRFConfig(
+            secret=settings.secret_key,
+            cookie_secure=settings.secure_cookies,
+            cookie_httponly=True,
+            cookie_samesite="lax",
+            # Bearer-token API calls and signed webhooks carry no cookies, so CSRF does not apply.
+            exclude=["/api/", "/webhooks/"],
+        ),
+        template_config=TemplateConfig(
+            directory=package_dir("templates"), engine=JinjaTemplateEngine, engine_callback=_register_filters
+        ),
+        exception_handlers=EXCEPTION_HANDLERS,
+        plugins=[HTMXPlugin()],
+        openapi_config=OpenAPIConfig(
+            title="Collections portal API",
+            version="1.0.0",
+            path="/schema",
+            description="Staff JSON API: invoices, payment requests, ledger connections and collections.",
+        ),
+        debug=False,
+    )
+
+
+def state_settings(state: State) -> Settings:
+    """Typed access to the settings kept in app state."""
+    settings: Settings = state.settings
+    return settings

@@ -1,0 +1,106 @@
+"""Database engine: built from the URL, bound to every table, and migrated."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import asyncpg
+from piccolo.apps.migrations.commands.forwards import run_forwards
+from piccolo.apps.migrations.tables import Migration
+from piccolo.engine.base import Engine
+from piccolo.engine.postgres import PostgresEngine
+from piccolo.engine.sqlite import SQLiteEngine
+from piccolo.table import Table
+
+import core.piccolo_conf
+from core.piccolo_app import APP_CONFIG
+
+PICCOLO_CONF_MODULE = "core.piccolo_conf"
+
+
+class MigrationError(RuntimeError):
+    """The schema could not be brought up to date."""
+
+
+def engine_for_url(url: str) -> Engine[Any]:
+    """Make a Piccolo engine for a `sqlite:///path` or `postgresql://…` URL."""
+    parts = urlsplit(url)
+    if parts.scheme == "sqlite":
+        # sqlite:///relative.db and sqlite:////absolute.db, as SQLAlchemy spells them.
+        path = unquote(parts.path[1:]) if parts.path.startswith("/") else unquote(parts.path)
+        return SQLiteEngine(path=path or "portal.sqlite3", timeout=30)
+    return PostgresEngine(config={"dsn": url})
+
+
+def bind_engine(engine: Engine[Any]) -> None:
+    """Point every table, Piccolo's migration table and Piccolo's finder at `engine`."""
+    os.environ.setdefault("PICCOLO_CONF", PICCOLO_CONF_MODULE)
+    core.piccolo_conf.DB = engine
+    tables: list[type[Table]] = [*APP_CONFIG.table_classes, Migration]
+    for table in tables:
+        table._meta.db = engine
+
+
+def is_sqlite(engine: Engine[Any]) -> bool:
+    """SQLite needs a few different statements (single writer, no SKIP LOCKED)."""
+    return isinstance(engine, SQLiteEngine)
+
+
+@contextlib.asynccontextmanager
+async def connected(engine: Engine[Any]) -> AsyncIterator[Engine[Any]]:
+    """Open the connection pool (PostgreSQL) for the lifetime of the block."""
+    if isinstance(engine, PostgresEngine):
+        await engine.start_connection_pool(min_size=1, max_size=10)
+    else:
+        await engine.run_ddl("PRAGMA journal_mode=WAL")
+    try:
+        yield engine
+    finally:
+        if isinstance(engine, PostgresEngine):
+            await engine.close_connection_pool()
+
+
+async def migrate(engine: Engine[Any]) -> None:
+    """Apply every migration that has not run yet; running it twice is a no-op.
+
+    On PostgreSQL an advisory lock makes concurrent `portal migrate` calls wait
+    for each other instead of racing on the same DDL.
+    """
+    bind_engine(engine)
+    async with _migration_lock(engine):
+        with contextlib.redirect_stdout(io.StringIO()):  # Piccolo narrates every step with emoji.
+            result = await run_forwards(app_name="all")
+    if not result.success:
+        raise MigrationError(result.message or "migration failed")
+
+
+@contextlib.asynccontextmanager
+async def _migration_lock(engine: Engine[Any]) -> AsyncIterator[None]:
+    if not isinstance(engine, PostgresEngine):
+        yield
+        return
+    # A session-level lock on a connection of its own: pooled connections would lose it.
+    connection = await asyncpg.connect(engine.config["dsn"])
+    try:
+        await connection.execute("SELECT pg_advisory_lock(724011)")
+        yield
+    finally:
+        await connection.close()
+
+
+async def pending_migrations(engine: Engine[Any]) -> list[str]:
+    """Ids of migrations that exist in the code but have not run on this database."""
+    from piccolo.apps.migrations.commands.base import BaseMigrationManager
+
+    bind_engine(engine)
+    manager = BaseMigrationManager()
+    await manager.create_migration_table()
+    modules = manager.get_migration_modules(APP_CONFIG.resolved_migrations_folder_path)
+    known = manager.get_migration_ids(modules)
+    ran = await Migration.get_migrations_which_ran(app_name=APP_CONFIG.app_name)
+    return sorted(set(known) - set(ran))

@@ -1,0 +1,1 @@
+"""Background jobs run by SAQ: ledger sync, emails, collections, write-backs."""

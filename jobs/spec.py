@@ -1,0 +1,42 @@
+"""Explicit retry, timeout and heartbeat policy for every job (SAQ's defaults lose killed jobs)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from saq.job import Job
+from saq.queue import Queue
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """How one kind of job is run: the function name and its failure policy."""
+
+    name: str
+    timeout: int = 60
+    """Seconds before the job is cancelled and retried."""
+    heartbeat: int = 30
+    """Seconds without a heartbeat after which a sweep treats the worker as dead and retries."""
+    retries: int = 5
+    """Total attempts, the first included."""
+    retry_delay: float = 5.0
+    retry_backoff: float | bool = 300.0
+    """Exponential backoff from retry_delay, capped at this many seconds."""
+    ttl: int = 24 * 3600
+    """Seconds a finished job (and so its key) is remembered; a key re-enqueued within it is ignored."""
+
+
+async def enqueue(queue: Queue, spec: JobSpec, *, key: str, **kwargs: Any) -> Job | None:
+    """Enqueue `spec` under `key`; returns None when a job with that key is already queued, running or recent."""
+    return await queue.enqueue(
+        spec.name,
+        key=key,
+        timeout=spec.timeout,
+        heartbeat=spec.heartbeat,
+        retries=spec.retries,
+        retry_delay=spec.retry_delay,
+        retry_backoff=spec.retry_backoff,
+        ttl=spec.ttl,
+        **kwargs,
+    )

@@ -1,0 +1,89 @@
+"""The SAQ worker: which functions it runs, its cron table, and automatic heartbeats."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Collection
+from typing import Any
+
+from saq.job import CronJob
+from saq.queue import Queue
+from saq.types import PartialTimersDict
+from saq.worker import Worker
+
+from jobs import maintenance
+
+JobFunction = Callable[..., Any]
+
+SWEEP_SECONDS = 15
+"""How often a worker looks for jobs whose worker died (no heartbeat) and retries them."""
+
+
+def product_functions() -> list[JobFunction]:
+    """Every job function the product enqueues."""
+    return [maintenance.purge_expired_entries]
+
+
+def product_cron_jobs() -> list[CronJob[Any]]:
+    """Scheduled jobs, each with an explicit timeout and ttl."""
+    return [
+        CronJob(maintenance.purge_expired_entries, cron=maintenance.PURGE_EXPIRED_CRON, timeout=120, ttl=600),
+    ]
+
+
+async def _start_heartbeat(ctx: dict[str, Any]) -> None:
+    """Touch the running job every few seconds so a sweep can tell a live worker from a dead one."""
+    job = ctx["job"]
+    if not job.heartbeat:
+        return
+
+    async def beat() -> None:
+        while True:
+            await asyncio.sleep(max(job.heartbeat / 3, 0.2))
+            await job.update()
+
+    ctx["heartbeat_task"] = asyncio.create_task(beat())
+
+
+async def _stop_heartbeat(ctx: dict[str, Any]) -> None:
+    task: asyncio.Task[None] | None = ctx.pop("heartbeat_task", None)
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def build_worker(
+    queue: Queue,
+    *,
+    functions: Collection[JobFunction] | None = None,
+    cron_jobs: Collection[CronJob[Any]] | None = None,
+    context: dict[str, Any] | None = None,
+    concurrency: int = 8,
+    sweep_seconds: int = SWEEP_SECONDS,
+    handle_signals: bool = True,
+) -> Worker[Any]:
+    """A worker for `queue`; `context` is shared with every job (settings, HTTP client…).
+
+    `handle_signals=False` is for a worker inside another server (uvicorn), which owns SIGINT/SIGTERM.
+    """
+    shared = dict(context or {})
+
+    async def startup(ctx: dict[str, Any]) -> None:
+        ctx.update(shared)
+
+    timers: PartialTimersDict = {"sweep": max(sweep_seconds, 1)}  # type: ignore[typeddict-item]
+    worker: Worker[Any] = Worker(
+        queue,
+        functions=list(functions if functions is not None else product_functions()),
+        cron_jobs=list(cron_jobs if cron_jobs is not None else product_cron_jobs()),
+        concurrency=concurrency,
+        startup=startup,
+        before_process=_start_heartbeat,
+        after_process=_stop_heartbeat,
+        timers=timers,
+    )
+    if not handle_signals:
+        worker.SIGNALS = []
+    return worker

@@ -1,0 +1,1 @@
+"""Ledger connections (Xero, QuickBooks Online) and the invoices and clients they import."""

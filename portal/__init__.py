@@ -1,0 +1,1 @@
+"""The client side: magic links, invoice pages, payments and saved payment methods."""

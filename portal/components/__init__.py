@@ -1,0 +1,1 @@
+"""Context functions of the portal's template components."""

@@ -1,0 +1,88 @@
+"""Payment requests, their magic links, payments and scheduled collections."""
+
+from __future__ import annotations
+
+from piccolo.columns import (
+    JSON,
+    UUID,
+    BigInt,
+    Date,
+    ForeignKey,
+    Integer,
+    Text,
+    Timestamptz,
+    Varchar,
+)
+from piccolo.columns.base import OnDelete
+from piccolo.columns.defaults.timestamptz import TimestamptzNow
+from piccolo.table import Table
+
+from core.tables import Workspace
+from ledger.tables import Client, Invoice
+
+
+class PaymentRequest(Table):
+    """One email to one client asking them to pay some invoices, with its magic link."""
+
+    id = UUID(primary_key=True)
+    workspace = ForeignKey(Workspace, null=False, on_delete=OnDelete.restrict)
+    client = ForeignKey(Client, null=False, on_delete=OnDelete.restrict)
+    batch_id = Varchar(length=36, null=False, index=True)
+    status = Varchar(length=16, default="queued", null=False, help_text="queued, sent, failed, revoked, paid.")
+    subject = Varchar(length=255, null=False)
+    message = Text(default="", null=False)
+    settings = JSON(default="{}", null=False, help_text="card, bank_debit, save_payment_method.")
+    token_hash = Varchar(length=64, unique=True, null=False, help_text="SHA-256 of the magic-link token.")
+    link_expires_at = Timestamptz(null=False)
+    sent_at = Timestamptz(null=True, default=None)
+    opened_at = Timestamptz(null=True, default=None)
+    revoked_at = Timestamptz(null=True, default=None)
+    created_at = Timestamptz(default=TimestamptzNow(), null=False)
+
+
+class PaymentRequestInvoice(Table):
+    """Which invoices a payment request covers."""
+
+    request = ForeignKey(PaymentRequest, null=False, on_delete=OnDelete.restrict)
+    invoice = ForeignKey(Invoice, null=False, on_delete=OnDelete.restrict)
+
+
+class Payment(Table):
+    """One Stripe PaymentIntent; never deleted, only moved through its states."""
+
+    id = UUID(primary_key=True)
+    workspace = ForeignKey(Workspace, null=False, on_delete=OnDelete.restrict)
+    client = ForeignKey(Client, null=False, on_delete=OnDelete.restrict)
+    stripe_payment_intent_id = Varchar(length=64, null=True, default=None, unique=True)
+    idempotency_key = Varchar(length=128, unique=True, null=False)
+    currency = Varchar(length=3, null=False)
+    amount_minor = BigInt(null=False)
+    status = Varchar(length=24, default="created", null=False, help_text="created, processing, succeeded, failed…")
+    failure_message = Text(null=True, default=None)
+    created_at = Timestamptz(default=TimestamptzNow(), null=False)
+    succeeded_at = Timestamptz(null=True, default=None)
+
+
+class PaymentAllocation(Table):
+    """The part of a payment that settles one invoice; written back to the ledger exactly once."""
+
+    id = UUID(primary_key=True)
+    payment = ForeignKey(Payment, null=False, on_delete=OnDelete.restrict)
+    invoice = ForeignKey(Invoice, null=False, on_delete=OnDelete.restrict)
+    amount_minor = BigInt(null=False)
+    ledger_payment_id = Varchar(length=64, null=True, default=None)
+    written_back_at = Timestamptz(null=True, default=None)
+
+
+class ScheduledCollection(Table):
+    """A charge against a saved payment method, now or on a date."""
+
+    id = UUID(primary_key=True)
+    workspace = ForeignKey(Workspace, null=False, on_delete=OnDelete.restrict)
+    invoice = ForeignKey(Invoice, null=False, on_delete=OnDelete.restrict)
+    payment_method_id = Varchar(length=64, null=False)
+    collect_on = Date(null=False, index=True)
+    status = Varchar(length=16, default="scheduled", null=False, index=True)
+    attempt = Integer(default=0, null=False)
+    note = Text(default="", null=False)
+    created_at = Timestamptz(default=TimestamptzNow(), null=False)

@@ -1,0 +1,21 @@
+"""The staff JSON API under /api/v1 (contract §4)."""
+
+from __future__ import annotations
+
+from litestar import Router
+from litestar.di import Provide
+
+from staff.api.clients import get_client
+from staff.api.health import health
+from staff.api.invoices import get_invoice
+from staff.deps import provide_api_scope, require_api_token
+
+_authenticated = Router(
+    path="/",
+    guards=[require_api_token],
+    dependencies={"workspace": Provide(provide_api_scope)},
+    route_handlers=[get_client, get_invoice],
+    security=[{"bearer": []}],
+)
+
+api_router = Router(path="/api/v1", route_handlers=[health, _authenticated], tags=["staff API"])

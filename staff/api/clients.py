@@ -1,0 +1,17 @@
+"""`/api/v1/clients`."""
+
+from __future__ import annotations
+
+from litestar import get
+from litestar.di import NamedDependency
+from litestar.params import FromPath
+
+from core.scope import WorkspaceScope
+from ledger.schemas import ClientDetailOut
+from ledger.services import client_detail
+
+
+@get("/clients/{client_id:str}", summary="A client and their saved payment methods")
+async def get_client(workspace: NamedDependency[WorkspaceScope], client_id: FromPath[str]) -> ClientDetailOut:
+    """One client of this workspace; another workspace's id is 404."""
+    return await client_detail(workspace, client_id)

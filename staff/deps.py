@@ -1,0 +1,63 @@
+"""Guards and dependency providers: who is calling, and for which workspace."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from litestar import Request
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException
+from litestar.handlers.base import BaseRouteHandler
+
+from core.errors import NotAuthenticated
+from core.scope import WorkspaceScope
+from staff.schemas import StaffIdentity
+from staff.services import scope_for_api_token
+
+SESSION_KEY = "staff"
+
+
+async def require_api_token(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """Guard for the JSON API: a valid bearer token, whose workspace scopes the request."""
+    header = connection.headers.get("authorization", "")
+    scheme, _sep, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise NotAuthenticated("Missing or invalid API token.")
+    connection.state.scope = await scope_for_api_token(token.strip())
+
+
+async def provide_api_scope(request: Request[Any, Any, Any]) -> WorkspaceScope:
+    """The workspace scope the API guard resolved."""
+    scope: WorkspaceScope = request.state.scope
+    return scope
+
+
+def current_staff(connection: ASGIConnection[Any, Any, Any, Any]) -> StaffIdentity | None:
+    """The signed-in staff member, if any."""
+    data = connection.session.get(SESSION_KEY) if connection.scope.get("session") else None
+    if not isinstance(data, dict):
+        return None
+    try:
+        return StaffIdentity(**data)
+    except TypeError:
+        return None
+
+
+async def require_staff(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """Guard for staff pages: a signed-in session (else the error handler redirects to sign-in)."""
+    if current_staff(connection) is None:
+        raise NotAuthorizedException("Sign in to continue.")
+
+
+async def provide_staff(request: Request[Any, Any, Any]) -> StaffIdentity:
+    """The signed-in staff member (the guard has checked there is one)."""
+    staff = current_staff(request)
+    assert staff is not None
+    return staff
+
+
+async def provide_staff_scope(request: Request[Any, Any, Any]) -> WorkspaceScope:
+    """The workspace of the signed-in staff member."""
+    staff = await provide_staff(request)
+    return WorkspaceScope(workspace_id=uuid.UUID(staff.workspace_id))

@@ -1,0 +1,24 @@
+"""Staff HTML pages."""
+
+from __future__ import annotations
+
+from litestar import Router
+from litestar.di import Provide
+
+from staff.deps import provide_staff, provide_staff_scope, require_staff
+from staff.routes.auth import login_form, login_submit, logout, root_redirect
+from staff.routes.collections import collections_page
+
+_signed_in = Router(
+    path="/staff",
+    guards=[require_staff],
+    dependencies={"staff": Provide(provide_staff), "workspace": Provide(provide_staff_scope)},
+    route_handlers=[collections_page, logout],
+    include_in_schema=False,
+)
+
+staff_router = Router(
+    path="/",
+    route_handlers=[root_redirect, login_form, login_submit, _signed_in],
+    include_in_schema=False,
+)

@@ -1,0 +1,29 @@
+"""Collections → Outstanding (the staff home page)."""
+
+from __future__ import annotations
+
+from litestar import get
+from litestar.di import NamedDependency
+from litestar.params import FromQuery
+from litestar.response import Template
+
+from core.scope import WorkspaceScope
+from staff.schemas import StaffIdentity
+from staff.services import outstanding_overview
+
+TABS = ("outstanding", "processing", "paid", "all")
+
+
+@get("/collections")
+async def collections_page(
+    staff: NamedDependency[StaffIdentity],
+    workspace: NamedDependency[WorkspaceScope],
+    tab: FromQuery[str] = "outstanding",
+) -> Template:
+    """The Collections page; the Outstanding tab is the default."""
+    current = tab if tab in TABS else "outstanding"
+    overview = await outstanding_overview(workspace, status=current)
+    return Template(
+        "staff/collections.html",
+        context={"staff": staff, "tab": current, "tabs": TABS, "overview": overview},
+    )

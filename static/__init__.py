@@ -1,0 +1,1 @@
+"""Static assets served under /static (htmx is vendored here, no CDN)."""

@@ -1,0 +1,1 @@
+"""Jinja templates, mirroring the packages (staff/, portal/, components/)."""
