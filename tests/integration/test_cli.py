@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
+import sys
 import signal
 import socket
 import subprocess
@@ -16,7 +16,7 @@ import pytest
 
 from tests.backends import fresh_database_url
 
-PORTAL = shutil.which("portal") or "portal"
+PORTAL = str(Path(sys.executable).with_name("portal"))  # the venv running the tests
 
 
 def _clean_env(**extra: str) -> dict[str, str]:
