@@ -7,7 +7,7 @@ from pathlib import Path
 from piccolo.conf.apps import AppConfig
 
 from core.tables import Activity, InstanceSetting, KeyValue, WebhookEvent, Workspace
-from ledger.tables import Client, Invoice, LedgerConnection
+from ledger.tables import Client, Invoice, InvoicePdf, LedgerConnection, LedgerGrant
 from portal.tables import Payment, PaymentAllocation, PaymentRequest, PaymentRequestInvoice, ScheduledCollection
 from staff.tables import ApiToken, StaffUser
 
@@ -22,9 +22,11 @@ APP_CONFIG = AppConfig(
         Activity,
         StaffUser,
         ApiToken,
+        LedgerGrant,
         LedgerConnection,
         Client,
         Invoice,
+        InvoicePdf,
         PaymentRequest,
         PaymentRequestInvoice,
         Payment,

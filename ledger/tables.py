@@ -6,6 +6,7 @@ from piccolo.columns import (
     JSON,
     UUID,
     BigInt,
+    Bytea,
     Date,
     ForeignKey,
     Text,
@@ -17,6 +18,28 @@ from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
 from core.tables import Workspace
+
+
+class LedgerGrant(Table):
+    """One OAuth consent: the token pair it produced, shared by every tenant it authorised.
+
+    Xero issues one token set per consent, valid for all tenants chosen in it, and the
+    refresh token rotates on every use; keeping it once, here, means two tenants can never
+    spend the same refresh token.
+    """
+
+    id = UUID(primary_key=True)
+    workspace = ForeignKey(Workspace, null=False, on_delete=OnDelete.restrict)
+    provider = Varchar(length=16, null=False)
+    access_token_enc = Text(null=False, help_text="Encrypted at rest.")
+    refresh_token_enc = Text(null=False, help_text="Encrypted at rest.")
+    access_token_expires_at = Timestamptz(null=False)
+    token_version = BigInt(default=0, null=False, help_text="Bumped on every refresh.")
+    refresh_lease_until = Timestamptz(
+        null=True, default=None, help_text="While in the future, one process is refreshing the tokens."
+    )
+    revoked_at = Timestamptz(null=True, default=None)
+    created_at = Timestamptz(default=TimestamptzNow(), null=False)
 
 
 class LedgerConnection(Table):
@@ -32,10 +55,7 @@ class LedgerConnection(Table):
     tenant_name = Varchar(length=255, null=True, default=None)
     oauth_state = Varchar(length=128, null=True, default=None, unique=True, help_text="Pending consent's state.")
     pkce_verifier_enc = Text(null=True, default=None)
-    access_token_enc = Text(null=True, default=None, help_text="Encrypted at rest.")
-    refresh_token_enc = Text(null=True, default=None, help_text="Encrypted at rest.")
-    access_token_expires_at = Timestamptz(null=True, default=None)
-    token_version = BigInt(default=0, null=False, help_text="Bumped on every refresh; guards rotation races.")
+    grant = ForeignKey(LedgerGrant, null=True, default=None, on_delete=OnDelete.restrict)
     payment_account_code = Varchar(length=32, null=True, default=None)
     sync_cursor = Varchar(length=64, null=True, default=None, help_text="Ledger time of the last complete sync.")
     last_synced_at = Timestamptz(null=True, default=None)
@@ -80,3 +100,13 @@ class Invoice(Table):
     pdf_version = Varchar(length=64, null=True, default=None, help_text="Ledger version the cached PDF belongs to.")
     created_at = Timestamptz(default=TimestamptzNow(), null=False)
     updated_at = Timestamptz(default=TimestamptzNow(), null=False)
+
+
+class InvoicePdf(Table):
+    """The ledger's own PDF of an invoice, cached per ledger version; bytes kept exactly as received."""
+
+    id = UUID(primary_key=True)
+    invoice = ForeignKey(Invoice, null=False, unique=True, on_delete=OnDelete.restrict)
+    version = Varchar(length=64, null=False, help_text="Ledger version (Xero UpdatedDateUTC, QuickBooks SyncToken).")
+    content = Bytea(null=False)
+    fetched_at = Timestamptz(default=TimestamptzNow(), null=False)

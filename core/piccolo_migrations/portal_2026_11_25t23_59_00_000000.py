@@ -7,7 +7,7 @@ so the same guarantee is given by unique indexes, valid on both databases.
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 from piccolo.table import Table
 
-ID = "2026-11-25T19:31:00:000000"
+ID = "2026-11-25T23:59:00:000000"
 VERSION = "1.38.0"
 DESCRIPTION = "composite unique indexes"
 

@@ -1,0 +1,1 @@
+"""Clients for each ledger's API, all speaking the real wire formats."""
