@@ -29,6 +29,7 @@ from core.queue import make_queue
 from core.settings import Settings
 from core.store import DatabaseStore
 from jobs.worker import build_worker
+from ledger.routes import ledger_router
 from staff.api import api_router
 from staff.routes import staff_router
 
@@ -88,6 +89,7 @@ def create_app(
         route_handlers=[
             api_router,
             staff_router,
+            ledger_router,
             create_static_files_router(path="/static", directories=[package_dir("static")], name="static"),
         ],
         lifespan=[lifespan],

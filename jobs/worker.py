@@ -12,7 +12,7 @@ from saq.queue import Queue
 from saq.types import PartialTimersDict
 from saq.worker import Worker
 
-from jobs import maintenance
+from jobs import ledger, maintenance
 
 JobFunction = Callable[..., Any]
 
@@ -22,13 +22,14 @@ SWEEP_SECONDS = 15
 
 def product_functions() -> list[JobFunction]:
     """Every job function the product enqueues."""
-    return [maintenance.purge_expired_entries]
+    return [maintenance.purge_expired_entries, ledger.sync_connection_job, ledger.sync_all_connections]
 
 
-def product_cron_jobs() -> list[CronJob[Any]]:
+def product_cron_jobs(sync_interval_minutes: int = 15) -> list[CronJob[Any]]:
     """Scheduled jobs, each with an explicit timeout and ttl."""
     return [
         CronJob(maintenance.purge_expired_entries, cron=maintenance.PURGE_EXPIRED_CRON, timeout=120, ttl=600),
+        CronJob(ledger.sync_all_connections, cron=f"*/{sync_interval_minutes} * * * *", timeout=120, ttl=60),
     ]
 
 
@@ -72,12 +73,13 @@ def build_worker(
 
     async def startup(ctx: dict[str, Any]) -> None:
         ctx.update(shared)
+        ctx["queue"] = queue
 
     timers: PartialTimersDict = {"sweep": max(sweep_seconds, 1)}  # type: ignore[typeddict-item]
     worker: Worker[Any] = Worker(
         queue,
         functions=list(functions if functions is not None else product_functions()),
-        cron_jobs=list(cron_jobs if cron_jobs is not None else product_cron_jobs()),
+        cron_jobs=list(cron_jobs if cron_jobs is not None else product_cron_jobs(_sync_interval(shared))),
         concurrency=concurrency,
         startup=startup,
         before_process=_start_heartbeat,
@@ -87,3 +89,8 @@ def build_worker(
     if not handle_signals:
         worker.SIGNALS = []
     return worker
+
+
+def _sync_interval(context: dict[str, Any]) -> int:
+    settings = context.get("settings")
+    return int(getattr(settings, "sync_interval_minutes", 15))

@@ -88,3 +88,81 @@ class InvoiceDetailOut(InvoiceOut):
     """`GET /api/v1/invoices/{id}`: the invoice plus its history."""
 
     activity: list[ActivityOut] = msgspec.field(default_factory=list)
+
+
+class ConnectionCreate(msgspec.Struct, forbid_unknown_fields=True):
+    """`POST /api/v1/ledger-connections`."""
+
+    provider: str
+
+
+class ConnectionStarted(msgspec.Struct):
+    """A pending connection and where to send the person to consent."""
+
+    id: str
+    provider: str
+    status: str
+    authorize_url: str
+
+
+class ConnectionOut(msgspec.Struct):
+    """One ledger connection as staff see it."""
+
+    id: str
+    provider: str
+    status: str
+    tenant_id: str | None
+    tenant_name: str | None
+    last_synced_at: dt.datetime | None
+    last_error: str | None
+    payment_account_code: str | None
+    import_report: dict[str, object] = msgspec.field(default_factory=dict)
+
+
+class ConnectionList(msgspec.Struct):
+    """`GET /api/v1/ledger-connections`."""
+
+    items: list[ConnectionOut]
+
+
+class ConnectionPatch(msgspec.Struct, forbid_unknown_fields=True):
+    """`PATCH /api/v1/ledger-connections/{id}`."""
+
+    payment_account_code: str
+
+
+class JobQueued(msgspec.Struct):
+    """202 answer for work handed to the queue."""
+
+    job_id: str
+
+
+class CurrencyTotal(msgspec.Struct):
+    """A per-currency sum; amounts are never added across currencies."""
+
+    currency: str
+    amount_due: int
+
+
+class InvoiceListQuery(msgspec.Struct, kw_only=True):
+    """Filters, sort and page of `GET /api/v1/invoices`."""
+
+    status: str = "outstanding"
+    source: str | None = None
+    client_id: str | None = None
+    due_before: dt.date | None = None
+    due_after: dt.date | None = None
+    overdue: bool = False
+    q: str | None = None
+    sort: str = "due_date"
+    limit: int = 50
+    cursor: str | None = None
+
+
+class InvoiceList(msgspec.Struct):
+    """`GET /api/v1/invoices`."""
+
+    items: list[InvoiceOut]
+    next_cursor: str | None
+    total_count: int
+    totals: list[CurrencyTotal]

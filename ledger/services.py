@@ -2,21 +2,61 @@
 
 from __future__ import annotations
 
+import base64
+import datetime as dt
+import uuid
 from typing import Any
 
-from core.clock import as_utc
-from core.scope import WorkspaceScope
-from core.tables import Activity
+import msgspec
+from piccolo.columns import Column
+from piccolo.columns.combination import And, Or, Where
+from piccolo.query.functions.aggregate import Count, Sum
+
+from core.clock import as_utc, utcnow
+from core.errors import Invalid, NotFound
+from core.scope import WorkspaceScope, parse_id
+from core.tables import Activity, Workspace
 from ledger.schemas import (
     ActivityOut,
     ClientDetailOut,
     ClientRef,
+    CurrencyTotal,
     InvoiceDetailOut,
+    InvoiceList,
+    InvoiceListQuery,
+    InvoiceOut,
     LastRequestOut,
     ScheduledCollectionOut,
 )
 from ledger.tables import Client, Invoice
 from portal.tables import PaymentRequestInvoice, ScheduledCollection
+
+_ROW_COLUMNS = (
+    Invoice.id,
+    Invoice.source,
+    Invoice.external_id,
+    Invoice.number,
+    Invoice.reference,
+    Invoice.currency,
+    Invoice.total_minor,
+    Invoice.amount_paid_minor,
+    Invoice.amount_due_minor,
+    Invoice.issue_date,
+    Invoice.due_date,
+    Invoice.status,
+    Invoice.ledger_status,
+    Invoice.client.id,
+    Invoice.client.name,
+    Invoice.client.email,
+)
+_SORTS: dict[str, tuple[Column, bool]] = {
+    "due_date": (Invoice.due_date, True),
+    "-due_date": (Invoice.due_date, False),
+    "amount_due": (Invoice.amount_due_minor, True),
+    "-amount_due": (Invoice.amount_due_minor, False),
+    "number": (Invoice.number, True),
+}
+STATUSES = ("outstanding", "processing", "paid", "voided", "all")
 
 
 async def client_detail(scope: WorkspaceScope, client_id: str) -> ClientDetailOut:
@@ -27,69 +67,191 @@ async def client_detail(scope: WorkspaceScope, client_id: str) -> ClientDetailOu
 
 async def invoice_detail(scope: WorkspaceScope, invoice_id: str) -> InvoiceDetailOut:
     """An invoice of this workspace with its activity, newest first."""
-    invoice = await scope.get(Invoice, invoice_id, what="invoice")
-    client = await Client.objects().where(Client.id == invoice.client).first()
-    assert client is not None
+    rows = await scope.select(Invoice, *_ROW_COLUMNS).where(Invoice.id == parse_id(invoice_id, what="invoice"))
+    if not rows:
+        raise NotFound("No such invoice.")
+    [invoice] = await _invoices_out(rows)
     activity = (
         await scope.select(Activity, Activity.at, Activity.kind, Activity.detail)
         .where(Activity.invoice_id == str(invoice.id))
         .order_by(Activity.at, ascending=False)
     )
     return InvoiceDetailOut(
-        id=str(invoice.id),
-        source=invoice.source,
-        external_id=invoice.external_id,
-        number=invoice.number,
-        reference=invoice.reference,
-        client=ClientRef(id=str(client.id), name=client.name, email=client.email),
-        currency=invoice.currency,
-        total=invoice.total_minor,
-        amount_paid=invoice.amount_paid_minor,
-        amount_due=invoice.amount_due_minor,
-        issue_date=invoice.issue_date,
-        due_date=invoice.due_date,
-        status=invoice.status,
-        ledger_status=invoice.ledger_status,
-        has_payment_method=False,
-        scheduled_collection=await _scheduled_collection(invoice),
-        last_request=await _last_request(invoice),
+        **msgspec.structs.asdict(invoice),
         activity=[ActivityOut(at=as_utc(row["at"]), kind=row["kind"], detail=row["detail"]) for row in activity],
     )
 
 
-async def _scheduled_collection(invoice: Invoice) -> ScheduledCollectionOut | None:
-    row = (
-        await ScheduledCollection.objects()
-        .where(
-            (ScheduledCollection.invoice == invoice.id) & ScheduledCollection.status.is_in(["scheduled", "processing"])
+async def list_invoices(scope: WorkspaceScope, query: InvoiceListQuery) -> InvoiceList:
+    """One keyset page of the filtered invoices, the filter's total count and per-currency totals."""
+    if query.sort not in _SORTS:
+        raise Invalid("Unknown sort.", fields={"sort": f"Use one of {', '.join(_SORTS)}."})
+    if query.status not in STATUSES:
+        raise Invalid("Unknown status.", fields={"status": f"Use one of {', '.join(STATUSES)}."})
+    filters = await _filters(scope, query)
+    column, ascending = _SORTS[query.sort]
+    page_query = scope.select(Invoice, *_ROW_COLUMNS)
+    for condition in filters:
+        page_query = page_query.where(condition)
+    if query.cursor:
+        page_query = page_query.where(_after(column, ascending, query.cursor))
+    rows = (
+        await page_query.order_by(column, ascending=ascending)
+        .order_by(Invoice.id, ascending=ascending)
+        .limit(query.limit + 1)
+    )
+    has_more = len(rows) > query.limit
+    rows = rows[: query.limit]
+    totals_query = scope.select(Invoice, Invoice.currency, Sum(Invoice.amount_due_minor), Count())
+    for condition in filters:
+        totals_query = totals_query.where(condition)
+    totals = await totals_query.group_by(Invoice.currency).order_by(Invoice.currency)
+    return InvoiceList(
+        items=await _invoices_out(rows),
+        next_cursor=_cursor_for(rows[-1], column) if has_more and rows else None,
+        total_count=sum(int(row["count"]) for row in totals),
+        totals=[CurrencyTotal(currency=row["currency"], amount_due=int(row["sum"] or 0)) for row in totals],
+    )
+
+
+async def _filters(scope: WorkspaceScope, query: InvoiceListQuery) -> list[Where | And | Or]:
+    conditions: list[Any] = []
+    if query.status != "all":
+        conditions.append(Invoice.status == query.status)
+    if query.source:
+        if query.source not in ("xero", "quickbooks"):
+            raise Invalid("Unknown source.", fields={"source": "Use xero or quickbooks."})
+        conditions.append(Invoice.source == query.source)
+    if query.client_id:
+        conditions.append(Invoice.client == _client_id(query.client_id))
+    if query.due_before:
+        conditions.append(Invoice.due_date < query.due_before)
+    if query.due_after:
+        conditions.append(Invoice.due_date > query.due_after)
+    if query.overdue:
+        conditions.append(Invoice.due_date < await workspace_today(scope))
+    if query.q:
+        needle = f"%{query.q.strip()}%"
+        conditions.append(
+            Invoice.number.ilike(needle) | Invoice.reference.ilike(needle) | Invoice.client.name.ilike(needle)
         )
-        .first()
-    )
-    if row is None:
-        return None
-    return ScheduledCollectionOut(
-        id=str(row.id), collect_on=row.collect_on, status=row.status, payment_method_id=row.payment_method_id
-    )
+    return conditions
 
 
-async def _last_request(invoice: Invoice) -> LastRequestOut | None:
-    rows: list[dict[str, Any]] = (
+def _client_id(value: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise Invalid("Unknown client.", fields={"client_id": "Not a client id."}) from None
+
+
+async def workspace_today(scope: WorkspaceScope) -> dt.date:
+    """Today in the workspace's time zone: what "overdue" and "collect on" mean to the firm."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    row = await Workspace.select(Workspace.timezone).where(Workspace.id == scope.workspace_id).first()
+    try:
+        zone = ZoneInfo(row["timezone"] if row else "UTC")
+    except ZoneInfoNotFoundError:
+        zone = ZoneInfo("UTC")
+    return utcnow().astimezone(zone).date()
+
+
+class _Cursor(msgspec.Struct, array_like=True):
+    value: str | int
+    id: str
+
+
+def _cursor_for(row: dict[str, Any], column: Column) -> str:
+    value = row[column._meta.name]
+    key = value.isoformat() if isinstance(value, dt.date) else value
+    return base64.urlsafe_b64encode(msgspec.json.encode(_Cursor(value=key, id=str(row["id"])))).decode().rstrip("=")
+
+
+def _after(column: Column, ascending: bool, cursor: str) -> Or:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        decoded = msgspec.json.decode(raw, type=_Cursor)
+        last_id = uuid.UUID(decoded.id)
+    except (ValueError, msgspec.DecodeError):
+        raise Invalid(
+            "The cursor is not valid.", fields={"cursor": "Use next_cursor from the previous page."}
+        ) from None
+    value: Any = dt.date.fromisoformat(str(decoded.value)) if column is Invoice.due_date else decoded.value
+    condition: Or
+    if ascending:
+        condition = (column > value) | ((column == value) & (Invoice.id > last_id))
+    else:
+        condition = (column < value) | ((column == value) & (Invoice.id < last_id))
+    return condition
+
+
+async def _invoices_out(rows: list[dict[str, Any]]) -> list[InvoiceOut]:
+    """API shapes for invoice rows, with their schedules and last requests fetched in two queries."""
+    ids = [row["id"] for row in rows]
+    schedules = await _scheduled_collections(ids)
+    requests = await _last_requests(ids)
+    return [
+        InvoiceOut(
+            id=str(row["id"]),
+            source=row["source"],
+            external_id=row["external_id"],
+            number=row["number"],
+            reference=row["reference"],
+            client=ClientRef(id=str(row["client.id"]), name=row["client.name"], email=row["client.email"]),
+            currency=row["currency"],
+            total=row["total_minor"],
+            amount_paid=row["amount_paid_minor"],
+            amount_due=row["amount_due_minor"],
+            issue_date=row["issue_date"],
+            due_date=row["due_date"],
+            status=row["status"],
+            ledger_status=row["ledger_status"],
+            has_payment_method=False,
+            scheduled_collection=schedules.get(row["id"]),
+            last_request=requests.get(row["id"]),
+        )
+        for row in rows
+    ]
+
+
+async def _scheduled_collections(invoice_ids: list[uuid.UUID]) -> dict[uuid.UUID, ScheduledCollectionOut]:
+    if not invoice_ids:
+        return {}
+    rows = await ScheduledCollection.objects().where(
+        ScheduledCollection.invoice.is_in(invoice_ids) & ScheduledCollection.status.is_in(["scheduled", "processing"])
+    )
+    return {
+        row.invoice: ScheduledCollectionOut(
+            id=str(row.id), collect_on=row.collect_on, status=row.status, payment_method_id=row.payment_method_id
+        )
+        for row in rows
+    }
+
+
+async def _last_requests(invoice_ids: list[uuid.UUID]) -> dict[uuid.UUID, LastRequestOut]:
+    if not invoice_ids:
+        return {}
+    rows = (
         await PaymentRequestInvoice.select(
+            PaymentRequestInvoice.invoice,
             PaymentRequestInvoice.request.id,
             PaymentRequestInvoice.request.status,
             PaymentRequestInvoice.request.sent_at,
             PaymentRequestInvoice.request.opened_at,
         )
-        .where(PaymentRequestInvoice.invoice == invoice.id)
+        .where(PaymentRequestInvoice.invoice.is_in(invoice_ids))
         .order_by(PaymentRequestInvoice.request.created_at, ascending=False)
-        .limit(1)
     )
-    if not rows:
-        return None
-    row = rows[0]
-    return LastRequestOut(
-        id=str(row["request.id"]),
-        status=row["request.status"],
-        sent_at=row["request.sent_at"] and as_utc(row["request.sent_at"]),
-        opened_at=row["request.opened_at"] and as_utc(row["request.opened_at"]),
-    )
+    latest: dict[uuid.UUID, LastRequestOut] = {}
+    for row in rows:
+        latest.setdefault(
+            row["invoice"],
+            LastRequestOut(
+                id=str(row["request.id"]),
+                status=row["request.status"],
+                sent_at=as_utc(row["request.sent_at"]) if row["request.sent_at"] else None,
+                opened_at=as_utc(row["request.opened_at"]) if row["request.opened_at"] else None,
+            ),
+        )
+    return latest

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 import uuid
 
-import msgspec
 from litestar.stores.base import Store
-from piccolo.query.functions.aggregate import Count, Sum
 
 from core.clock import utcnow
 from core.errors import Invalid, NotAuthenticated, Throttled
@@ -16,7 +13,6 @@ from core.scope import WorkspaceScope
 from core.security import hash_password, new_token, token_digest, verify_password
 from core.store import RateLimiter
 from core.tables import Workspace
-from ledger.tables import Invoice
 from staff.schemas import StaffIdentity, WorkspaceCreated
 from staff.tables import ApiToken, StaffUser
 
@@ -89,71 +85,3 @@ class SignIn:
         await self.per_account.reset(account_key)
         await StaffUser.update({StaffUser.last_login_at: utcnow()}).where(StaffUser.id == user.id)
         return StaffIdentity(staff_id=str(user.id), workspace_id=str(user.workspace), email=user.email, role=user.role)
-
-
-class OutstandingRow(msgspec.Struct):
-    """One line of the Collections table."""
-
-    id: str
-    number: str
-    client_name: str
-    source: str
-    currency: str
-    amount_due: int
-    due_date: dt.date
-    status: str
-
-
-class CurrencyTotal(msgspec.Struct):
-    """A per-currency sum (amounts are never added across currencies)."""
-
-    currency: str
-    amount_due: int
-
-
-class OutstandingOverview(msgspec.Struct):
-    """The first page of a Collections tab and its per-currency totals."""
-
-    rows: list[OutstandingRow]
-    totals: list[CurrencyTotal]
-    total_count: int
-
-
-async def outstanding_overview(scope: WorkspaceScope, *, status: str, limit: int = 50) -> OutstandingOverview:
-    """Invoices of one Collections tab, soonest due first."""
-    query = scope.select(
-        Invoice,
-        Invoice.id,
-        Invoice.number,
-        Invoice.client.name,
-        Invoice.source,
-        Invoice.currency,
-        Invoice.amount_due_minor,
-        Invoice.due_date,
-        Invoice.status,
-    )
-    totals_query = scope.select(Invoice, Invoice.currency, Sum(Invoice.amount_due_minor), Count()).group_by(
-        Invoice.currency
-    )
-    if status != "all":
-        query = query.where(Invoice.status == status)
-        totals_query = totals_query.where(Invoice.status == status)
-    rows = await query.order_by(Invoice.due_date).order_by(Invoice.id).limit(limit)
-    totals = await totals_query.order_by(Invoice.currency)
-    return OutstandingOverview(
-        rows=[
-            OutstandingRow(
-                id=str(row["id"]),
-                number=row["number"],
-                client_name=row["client.name"],
-                source=row["source"],
-                currency=row["currency"],
-                amount_due=row["amount_due_minor"],
-                due_date=row["due_date"],
-                status=row["status"],
-            )
-            for row in rows
-        ],
-        totals=[CurrencyTotal(currency=row["currency"], amount_due=int(row["sum"] or 0)) for row in totals],
-        total_count=sum(int(row["count"]) for row in totals),
-    )

@@ -7,14 +7,24 @@ from litestar.di import Provide
 
 from staff.api.clients import get_client
 from staff.api.health import health
-from staff.api.invoices import get_invoice
+from staff.api.invoices import get_invoice, get_invoice_pdf, get_invoices
+from staff.api.ledger_connections import create_connection, get_connections, sync_now, update_connection
 from staff.deps import provide_api_scope, require_api_token
 
 _authenticated = Router(
     path="/",
     guards=[require_api_token],
     dependencies={"workspace": Provide(provide_api_scope)},
-    route_handlers=[get_client, get_invoice],
+    route_handlers=[
+        get_client,
+        get_invoices,
+        get_invoice,
+        get_invoice_pdf,
+        create_connection,
+        get_connections,
+        update_connection,
+        sync_now,
+    ],
     security=[{"bearer": []}],
 )
 

@@ -8,8 +8,9 @@ from litestar.params import FromQuery
 from litestar.response import Template
 
 from core.scope import WorkspaceScope
+from ledger.schemas import InvoiceListQuery
+from ledger.services import list_invoices
 from staff.schemas import StaffIdentity
-from staff.services import outstanding_overview
 
 TABS = ("outstanding", "processing", "paid", "all")
 
@@ -22,7 +23,7 @@ async def collections_page(
 ) -> Template:
     """The Collections page; the Outstanding tab is the default."""
     current = tab if tab in TABS else "outstanding"
-    overview = await outstanding_overview(workspace, status=current)
+    overview = await list_invoices(workspace, InvoiceListQuery(status=current))
     return Template(
         "staff/collections.html",
         context={"staff": staff, "tab": current, "tabs": TABS, "overview": overview},
