@@ -6,6 +6,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 
 import httpx
 import pytest
@@ -16,11 +17,36 @@ from core.app import create_app
 from core.db import connected, engine_for_url, migrate
 from core.queue import EmbeddedRedis, make_queue
 from core.settings import Settings
+from ledger.sandbox.quickbooks import QuickBooksSandbox
+from ledger.sandbox.quickbooks import create_app as create_quickbooks_sandbox
+from ledger.sandbox.xero import XeroSandbox
+from ledger.sandbox.xero import create_app as create_xero_sandbox
 from staff.schemas import WorkspaceCreated
 from staff.services import create_workspace
 from tests.backends import fresh_database_url, queue_kind
+from tests.servers import serving
 
 TEST_SECRET = "test-secret-key-0123456789abcdef0123456789"
+BASE_URL = "http://testserver.local"
+XERO_CLIENT_ID, XERO_CLIENT_SECRET, XERO_WEBHOOK_KEY = "portal-xero-app", "xero-app-secret", "xero-webhook-key"
+QUICKBOOKS_CLIENT_ID, QUICKBOOKS_CLIENT_SECRET = "portal-qbo-app", "qbo-app-secret"
+QUICKBOOKS_VERIFIER = "qbo-verifier-token"
+
+
+@dataclass
+class XeroStandIn:
+    """The Xero sandbox's state (to seed and inspect) and where it listens."""
+
+    sandbox: XeroSandbox
+    url: str
+
+
+@dataclass
+class QuickBooksStandIn:
+    """The QuickBooks sandbox's state and where it listens."""
+
+    sandbox: QuickBooksSandbox
+    url: str
 
 
 @pytest.fixture(scope="session")
@@ -46,14 +72,44 @@ async def database_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterato
 
 
 @pytest.fixture(scope="session")
-def settings(database_url: str) -> Settings:
+def xero() -> Iterator[XeroStandIn]:
+    """The Xero sandbox on a loopback port, with our app registered."""
+    sandbox = XeroSandbox(webhook_key=XERO_WEBHOOK_KEY)
+    sandbox.register_app(XERO_CLIENT_ID, XERO_CLIENT_SECRET, [f"{BASE_URL}/ledger/callback/xero"])
+    with serving(create_xero_sandbox(sandbox)) as url:
+        yield XeroStandIn(sandbox=sandbox, url=url)
+
+
+@pytest.fixture(scope="session")
+def quickbooks() -> Iterator[QuickBooksStandIn]:
+    """The QuickBooks sandbox on a loopback port, with our app registered."""
+    sandbox = QuickBooksSandbox(webhook_verifier=QUICKBOOKS_VERIFIER)
+    sandbox.register_app(QUICKBOOKS_CLIENT_ID, QUICKBOOKS_CLIENT_SECRET, [f"{BASE_URL}/ledger/callback/quickbooks"])
+    with serving(create_quickbooks_sandbox(sandbox)) as url:
+        yield QuickBooksStandIn(sandbox=sandbox, url=url)
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, xero: XeroStandIn, quickbooks: QuickBooksStandIn) -> Settings:
     """Settings for the app under test; the queue name is unique so runs never share jobs."""
     return Settings(
         database_url=database_url,
         queue_url=os.environ.get("PORTAL_QUEUE_URL") or None,
         queue_name=f"test-{uuid.uuid4().hex[:8]}",
         secret_key=TEST_SECRET,
-        base_url="http://testserver.local",
+        base_url=BASE_URL,
+        xero_client_id=XERO_CLIENT_ID,
+        xero_client_secret=XERO_CLIENT_SECRET,
+        xero_webhook_key=XERO_WEBHOOK_KEY,
+        xero_login_base=xero.url,
+        xero_identity_base=xero.url,
+        xero_api_base=xero.url,
+        quickbooks_client_id=QUICKBOOKS_CLIENT_ID,
+        quickbooks_client_secret=QUICKBOOKS_CLIENT_SECRET,
+        quickbooks_webhook_verifier=QUICKBOOKS_VERIFIER,
+        quickbooks_authorize_url=f"{quickbooks.url}/connect/oauth2",
+        quickbooks_token_url=f"{quickbooks.url}/oauth2/v1/tokens/bearer",
+        quickbooks_api_base=quickbooks.url,
     )
 
 
@@ -97,7 +153,7 @@ async def running_app(app: Litestar) -> AsyncIterator[Litestar]:
 async def client(running_app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client of the running app with its own cookie jar, so every test starts signed out."""
     transport = httpx.ASGITransport(app=running_app, client=("203.0.113.7", 40000))
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver.local") as http:
+    async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as http:
         yield http
 
 
