@@ -104,7 +104,9 @@ def create_app(
         middleware=[
             DefineMiddleware(
                 SecurityHeadersMiddleware,
-                csp=content_security_policy(settings.stripe_js_url),
+                csp=content_security_policy(
+                    settings.stripe_js_url, (settings.xero_login_base, settings.quickbooks_authorize_url)
+                ),
                 hsts=settings.secure_cookies,
             ),
             ServerSideSessionConfig(

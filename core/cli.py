@@ -175,20 +175,31 @@ def workspace_create(name: str, admin_email: str, admin_password: str) -> None:
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--data-dir", default="portal-demo", show_default=True, type=click.Path(file_okay=False))
 def demo(port: int, data_dir: str) -> None:
-    """Everything on embedded defaults, offline, with a seeded workspace."""
-    from core.demo import DEMO_EMAIL, DEMO_PASSWORD, seed_demo
+    """Everything on embedded defaults, offline: ledger sandboxes connected, a seeded workspace."""
+    from core.demo import (
+        DEMO_EMAIL,
+        DEMO_PASSWORD,
+        connect_when_up,
+        demo_environment,
+        demo_settings,
+        ledger_sandboxes,
+        seed_demo,
+    )
 
     directory = Path(data_dir).resolve()
     directory.mkdir(parents=True, exist_ok=True)
     base_url = f"http://127.0.0.1:{port}"
-    settings = Settings(database_url=f"sqlite:///{directory / 'portal.sqlite3'}", base_url=base_url)
-    settings = run_with_database(settings, lambda: _prepare_schema(settings))
-    run_with_database(settings, seed_demo)
-    banner = (
-        f"\nCollections portal demo\n"
-        f"  Staff sign-in: {base_url}/staff/login\n"
-        f"  Email:         {DEMO_EMAIL}\n"
-        f"  Password:      {DEMO_PASSWORD}\n"
-        f"  Data:          {directory}\n"
-    )
-    _serve(settings, host="127.0.0.1", port=port, workers=1, banner=banner)
+    with ledger_sandboxes(base_url, port) as ledgers:
+        settings = demo_settings(directory, port, demo_environment(ledgers))
+        settings = run_with_database(settings, lambda: _prepare_schema(settings))
+        api_token = run_with_database(settings, seed_demo)
+        connect_when_up(base_url, api_token)
+        banner = (
+            f"\nCollections portal demo (offline)\n"
+            f"  Staff sign-in: {base_url}/staff/login\n"
+            f"  Email:         {DEMO_EMAIL}\n"
+            f"  Password:      {DEMO_PASSWORD}\n"
+            f"  Xero sandbox:  {ledgers.xero_url}   QuickBooks sandbox: {ledgers.quickbooks_url}\n"
+            f"  Data:          {directory}\n"
+        )
+        _serve(settings, host="127.0.0.1", port=port, workers=1, banner=banner)

@@ -14,7 +14,7 @@ from piccolo.apps.migrations.commands.forwards import run_forwards
 from piccolo.apps.migrations.tables import Migration
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
-from piccolo.engine.sqlite import SQLiteEngine
+from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 from piccolo.table import Table
 
 import core.piccolo_conf
@@ -104,3 +104,15 @@ async def pending_migrations(engine: Engine[Any]) -> list[str]:
     known = manager.get_migration_ids(modules)
     ran = await Migration.get_migrations_which_ran(app_name=APP_CONFIG.app_name)
     return sorted(set(known) - set(ran))
+
+
+def write_transaction() -> Any:
+    """A transaction that will write: on SQLite it takes the write lock up front (BEGIN IMMEDIATE).
+
+    A deferred SQLite transaction that reads and then writes fails with "database is locked"
+    when another writer got there first, whatever the busy timeout; an immediate one waits.
+    """
+    engine = core.piccolo_conf.DB
+    if isinstance(engine, SQLiteEngine):
+        return engine.transaction(transaction_type=TransactionType.immediate)
+    return engine.transaction()

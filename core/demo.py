@@ -1,17 +1,114 @@
-"""Seed data for `portal demo`: a firm, its admin, and nothing secret (all offline)."""
+"""`portal demo`: the product offline, with ledger sandboxes connected and a seeded workspace."""
 
 from __future__ import annotations
 
-from staff.services import create_workspace
+import contextlib
+import os
+import secrets
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import structlog
+
+from core.serving import serving
+from core.settings import Settings, load_settings
+from ledger.sandbox.consent import approve
+from ledger.sandbox.quickbooks import QuickBooksSandbox
+from ledger.sandbox.quickbooks import create_app as quickbooks_app
+from ledger.sandbox.xero import XeroSandbox
+from ledger.sandbox.xero import create_app as xero_app
+from staff.services import create_api_token, create_workspace
 from staff.tables import StaffUser
 
+log = structlog.get_logger()
+
 DEMO_EMAIL = "demo@firm.example"
-DEMO_PASSWORD = "demo-password-1"  # noqa: S105 - a published demo credential for a local, offline demo.
+DEMO_PASSWORD = "demo-password-1"  # noqa: S105 - a published credential for a local, offline demo.
 DEMO_FIRM = "Harbour & Co Accountants"
 
 
-async def seed_demo() -> None:
-    """Create the demo workspace once; later runs keep what is there."""
-    if await StaffUser.exists().where(StaffUser.email == DEMO_EMAIL):
-        return
-    await create_workspace(name=DEMO_FIRM, admin_email=DEMO_EMAIL, admin_password=DEMO_PASSWORD)
+@dataclass(frozen=True)
+class DemoLedgers:
+    """Where the ledger sandboxes listen and the OAuth app the demo registered with them."""
+
+    xero_url: str
+    quickbooks_url: str
+    client_id: str
+    client_secret: str
+
+
+@contextlib.contextmanager
+def ledger_sandboxes(base_url: str, port: int) -> Iterator[DemoLedgers]:
+    """Xero and QuickBooks sandboxes with realistic books on the next two ports."""
+    client_id, client_secret = "portal-demo", secrets.token_urlsafe(24)
+    xero = XeroSandbox.with_demo_data()
+    xero.register_app(client_id, client_secret, [f"{base_url}/ledger/callback/xero"])
+    quickbooks = QuickBooksSandbox.with_demo_data()
+    quickbooks.register_app(client_id, client_secret, [f"{base_url}/ledger/callback/quickbooks"])
+    with serving(xero_app(xero), port=port + 1) as xero_url, serving(quickbooks_app(quickbooks), port=port + 2) as qbo:
+        yield DemoLedgers(xero_url=xero_url, quickbooks_url=qbo, client_id=client_id, client_secret=client_secret)
+
+
+def demo_environment(ledgers: DemoLedgers) -> dict[str, str]:
+    """The variables that point the app at the sandboxes, as an operator would set them."""
+    return {
+        "XERO_CLIENT_ID": ledgers.client_id,
+        "XERO_CLIENT_SECRET": ledgers.client_secret,
+        "XERO_LOGIN_BASE": ledgers.xero_url,
+        "XERO_IDENTITY_BASE": ledgers.xero_url,
+        "XERO_API_BASE": ledgers.xero_url,
+        "QUICKBOOKS_CLIENT_ID": ledgers.client_id,
+        "QUICKBOOKS_CLIENT_SECRET": ledgers.client_secret,
+        "QUICKBOOKS_AUTHORIZE_URL": f"{ledgers.quickbooks_url}/connect/oauth2",
+        "QUICKBOOKS_TOKEN_URL": f"{ledgers.quickbooks_url}/oauth2/v1/tokens/bearer",
+        "QUICKBOOKS_API_BASE": ledgers.quickbooks_url,
+    }
+
+
+def demo_settings(directory: Path, port: int, environment: dict[str, str]) -> Settings:
+    """Embedded defaults in the demo's own folder, pointed at the sandboxes."""
+    values = {
+        **environment,
+        "PORTAL_DATABASE_URL": f"sqlite:///{directory / 'portal.sqlite3'}",
+        "PORTAL_BASE_URL": f"http://127.0.0.1:{port}",
+    }
+    os.environ.update(values)  # The server's worker process builds the app from the environment.
+    return load_settings(values)
+
+
+async def seed_demo() -> str:
+    """The demo workspace (created once) and a fresh API token for this run's auto-connect."""
+    staff = await StaffUser.objects().where(StaffUser.email == DEMO_EMAIL).first()
+    if staff is None:
+        created = await create_workspace(name=DEMO_FIRM, admin_email=DEMO_EMAIL, admin_password=DEMO_PASSWORD)
+        return created.api_token
+    return await create_api_token(staff.workspace, name="demo")
+
+
+def connect_when_up(base_url: str, api_token: str) -> threading.Thread:
+    """Once the server answers, connect both sandboxes through the real consent flow."""
+
+    def run() -> None:
+        with httpx.Client(base_url=base_url, timeout=30) as http:
+            for _ in range(200):
+                with contextlib.suppress(httpx.TransportError):
+                    if http.get("/api/v1/health").status_code == 200:
+                        break
+                time.sleep(0.1)
+            for provider in ("xero", "quickbooks"):
+                started = http.post(
+                    "/api/v1/ledger-connections",
+                    json={"provider": provider},
+                    headers={"Authorization": f"Bearer {api_token}"},
+                )
+                callback = approve(started.json()["authorize_url"])
+                http.get(callback.replace(base_url, ""), follow_redirects=False)
+                log.info("demo_ledger_connected", provider=provider)
+
+    thread = threading.Thread(target=run, name="demo-connect", daemon=True)
+    thread.start()
+    return thread

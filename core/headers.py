@@ -13,9 +13,14 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def content_security_policy(stripe_js_url: str) -> str:
-    """Scripts only from us and Stripe.js; Stripe's frames for card entry and 3-D Secure; no inline scripts."""
+def content_security_policy(stripe_js_url: str, consent_urls: tuple[str, ...] = ()) -> str:
+    """Scripts only from us and Stripe.js; Stripe's frames for card entry and 3-D Secure; no inline scripts.
+
+    `consent_urls` are the ledgers' consent pages: a form that starts a connection redirects
+    there, and browsers apply `form-action` to that redirect.
+    """
     stripe = _origin(stripe_js_url)
+    consent = " ".join(sorted({_origin(url) for url in consent_urls}))
     return "; ".join(
         [
             "default-src 'self'",
@@ -27,7 +32,7 @@ def content_security_policy(stripe_js_url: str) -> str:
             "style-src 'self' 'unsafe-inline'",
             "object-src 'none'",
             "base-uri 'self'",
-            "form-action 'self'",
+            f"form-action 'self' {consent}".rstrip(),
             "frame-ancestors 'self'",
         ]
     )

@@ -10,6 +10,7 @@ import msgspec
 import structlog
 
 from core.clock import utcnow
+from core.db import write_transaction
 from core.tables import Activity
 from ledger.clients import LedgerContext, client_for
 from ledger.http import LedgerError
@@ -104,7 +105,7 @@ async def _apply(connection: LedgerConnection, batch: ChangeBatch, report: SyncR
     wanted = [inv for inv in batch.invoices if inv.status != "draft"]
     if not wanted:
         return
-    async with Invoice._meta.db.transaction():
+    async with write_transaction():
         existing = await _existing_invoices(connection, wanted)
         # Only invoices we already hold, or that are unpaid now, are worth a row.
         relevant = [inv for inv in wanted if inv.external_id in existing or inv.status == "outstanding"]

@@ -8,6 +8,7 @@ import uuid
 from litestar.stores.base import Store
 
 from core.clock import utcnow
+from core.db import write_transaction
 from core.errors import Invalid, NotAuthenticated, Throttled
 from core.scope import WorkspaceScope
 from core.security import hash_password, new_token, token_digest, verify_password
@@ -42,7 +43,7 @@ async def create_workspace(*, name: str, admin_email: str, admin_password: str) 
 
     token = new_token("pt_")
     workspace = Workspace(name=name.strip())
-    async with Workspace._meta.db.transaction():
+    async with write_transaction():
         await workspace.save()
         await StaffUser(
             workspace=workspace.id, email=email, password_hash=hash_password(admin_password), role="admin"
@@ -85,3 +86,10 @@ class SignIn:
         await self.per_account.reset(account_key)
         await StaffUser.update({StaffUser.last_login_at: utcnow()}).where(StaffUser.id == user.id)
         return StaffIdentity(staff_id=str(user.id), workspace_id=str(user.workspace), email=user.email, role=user.role)
+
+
+async def create_api_token(workspace_id: uuid.UUID, *, name: str) -> str:
+    """A new API token for the workspace (returned once; only its digest is stored)."""
+    token = new_token("pt_")
+    await ApiToken(workspace=workspace_id, token_hash=token_digest(token), name=name).save()
+    return token

@@ -16,6 +16,7 @@ from saq.queue import Queue
 from core.app import create_app
 from core.db import connected, engine_for_url, migrate
 from core.queue import EmbeddedRedis, make_queue
+from core.serving import serving
 from core.settings import Settings
 from ledger.sandbox.quickbooks import QuickBooksSandbox
 from ledger.sandbox.quickbooks import create_app as create_quickbooks_sandbox
@@ -24,7 +25,6 @@ from ledger.sandbox.xero import create_app as create_xero_sandbox
 from staff.schemas import WorkspaceCreated
 from staff.services import create_workspace
 from tests.backends import fresh_database_url, queue_kind
-from tests.servers import serving
 
 TEST_SECRET = "test-secret-key-0123456789abcdef0123456789"
 BASE_URL = "http://testserver.local"
@@ -162,10 +162,14 @@ class WorkspaceFactory:
 
     password = "correct horse battery"
 
+    def __init__(self) -> None:
+        self.last_email = ""
+
     async def create(self, name: str = "Firm") -> tuple[WorkspaceCreated, str]:
-        """A workspace and its admin's email."""
+        """A workspace and its admin's email (also kept as `last_email`)."""
         email = f"admin-{uuid.uuid4().hex[:8]}@firm.example"
         created = await create_workspace(name=name, admin_email=email, admin_password=self.password)
+        self.last_email = email
         return created, email
 
 

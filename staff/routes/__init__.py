@@ -8,12 +8,27 @@ from litestar.di import Provide
 from staff.deps import provide_staff, provide_staff_scope, require_staff
 from staff.routes.auth import login_form, login_submit, logout, root_redirect
 from staff.routes.collections import collections_page
+from staff.routes.connections import (
+    connect,
+    connections_page,
+    disconnect_connection,
+    payment_account,
+    sync,
+)
 
 _signed_in = Router(
     path="/staff",
     guards=[require_staff],
     dependencies={"staff": Provide(provide_staff), "workspace": Provide(provide_staff_scope)},
-    route_handlers=[collections_page, logout],
+    route_handlers=[
+        collections_page,
+        logout,
+        connections_page,
+        connect,
+        sync,
+        payment_account,
+        disconnect_connection,
+    ],
     include_in_schema=False,
 )
 

@@ -1,4 +1,4 @@
-"""Run an ASGI app on a real loopback port in a background thread (stand-ins the app calls over HTTP)."""
+"""Run an ASGI app on a loopback port in a background thread: the demo's stand-ins, and the tests'."""
 
 from __future__ import annotations
 
@@ -20,9 +20,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(app: Any) -> Iterator[str]:
-    """Serve `app` on 127.0.0.1 until the block ends; yields its base URL."""
-    port = free_port()
+def serving(app: Any, port: int | None = None) -> Iterator[str]:
+    """Serve `app` on 127.0.0.1 (a free port unless given) until the block ends; yields its base URL."""
+    port = port or free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, name=f"serve-{port}", daemon=True)
     thread.start()
