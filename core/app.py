@@ -29,6 +29,7 @@ from core.queue import make_queue
 from core.settings import Settings
 from core.store import DatabaseStore
 from jobs.worker import build_worker
+from ledger.clients import LedgerContext
 from ledger.routes import ledger_router
 from staff.api import api_router
 from staff.routes import staff_router
@@ -71,9 +72,11 @@ def create_app(
         async with connected(engine), httpx.AsyncClient(timeout=httpx.Timeout(20.0, connect=5.0)) as http:
             await app_queue.connect()
             app.state.http = http
+            app.state.ledger = LedgerContext.create(settings, http)
             worker_task: asyncio.Task[None] | None = None
             if in_process_worker:
-                worker = build_worker(app_queue, context={"settings": settings, "http": http}, handle_signals=False)
+                shared = {"settings": settings, "http": http, "ledger": app.state.ledger}
+                worker = build_worker(app_queue, context=shared, handle_signals=False)
                 worker_task = asyncio.create_task(worker.start())
             try:
                 yield

@@ -19,10 +19,11 @@ SYNC = JobSpec(
 
 
 def ledger_context(ctx: dict[str, Any]) -> LedgerContext:
-    """The worker's ledger context, made on first use."""
-    if "ledger" not in ctx:
-        ctx["ledger"] = LedgerContext.create(ctx["settings"], ctx["http"])
-    context: LedgerContext = ctx["ledger"]
+    """The worker's ledger context (made at start-up, so its per-tenant limits span every job)."""
+    context = ctx.get("ledger")
+    if context is None:  # A job context without start-up, e.g. called directly.
+        context = LedgerContext.create(ctx["settings"], ctx["http"])
+    assert isinstance(context, LedgerContext)
     return context
 
 

@@ -13,6 +13,7 @@ from saq.types import PartialTimersDict
 from saq.worker import Worker
 
 from jobs import ledger, maintenance
+from ledger.clients import LedgerContext
 
 JobFunction = Callable[..., Any]
 
@@ -72,8 +73,11 @@ def build_worker(
     shared = dict(context or {})
 
     async def startup(ctx: dict[str, Any]) -> None:
+        # SAQ copies this start-up context into every job's, so what is made here is shared.
         ctx.update(shared)
         ctx["queue"] = queue
+        if "settings" in shared and "http" in shared and "ledger" not in shared:
+            ctx["ledger"] = LedgerContext.create(shared["settings"], shared["http"])
 
     timers: PartialTimersDict = {"sweep": max(sweep_seconds, 1)}  # type: ignore[typeddict-item]
     worker: Worker[Any] = Worker(

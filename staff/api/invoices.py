@@ -12,7 +12,6 @@ from litestar.params import FromPath, QueryParameter
 
 from core.errors import Conflict
 from core.scope import WorkspaceScope
-from ledger.clients import LedgerContext
 from ledger.http import LedgerError
 from ledger.pdfs import PdfUnavailable, invoice_pdf
 from ledger.schemas import InvoiceDetailOut, InvoiceList, InvoiceListQuery
@@ -63,7 +62,7 @@ async def get_invoice_pdf(
     """The invoice copy as the ledger renders it."""
     invoice = await workspace.get(Invoice, invoice_id, what="invoice")
     try:
-        filename, content = await invoice_pdf(LedgerContext.create(state.settings, state.http), invoice.id)
+        filename, content = await invoice_pdf(state.ledger, invoice.id)
     except (PdfUnavailable, LedgerError):
         raise Conflict("The ledger could not provide this invoice's PDF right now; try again shortly.") from None
     return Response(
