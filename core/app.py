@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from importlib.resources import files
-from pathlib import Path
 
 import httpx
 from litestar import Litestar
@@ -16,7 +14,6 @@ from litestar.middleware import DefineMiddleware
 from litestar.middleware.session.server_side import ServerSideSessionConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins.htmx import HTMXPlugin
-from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from saq.queue import Queue
@@ -24,10 +21,10 @@ from saq.queue import Queue
 from core.db import bind_engine, connected, engine_for_url
 from core.error_handlers import EXCEPTION_HANDLERS
 from core.headers import SecurityHeadersMiddleware, content_security_policy
-from core.money import format_money
 from core.queue import make_queue
 from core.settings import Settings
 from core.store import DatabaseStore
+from core.templating import package_dir, template_engine
 from jobs.worker import build_worker
 from ledger.clients import LedgerContext
 from ledger.routes import ledger_router
@@ -36,15 +33,6 @@ from staff.routes import staff_router
 
 SESSION_STORE = "sessions"
 SESSION_MAX_AGE = 12 * 3600
-
-
-def package_dir(package: str) -> Path:
-    """Directory of a resource package (templates, static), wherever the app is installed."""
-    return Path(str(files(package)))
-
-
-def _register_filters(engine: JinjaTemplateEngine) -> None:
-    engine.engine.filters["money"] = format_money
 
 
 def create_app(
@@ -131,9 +119,7 @@ def create_app(
             # Bearer-token API calls and signed webhooks carry no cookies, so CSRF does not apply.
             exclude=["/api/", "/webhooks/"],
         ),
-        template_config=TemplateConfig(
-            directory=package_dir("templates"), engine=JinjaTemplateEngine, engine_callback=_register_filters
-        ),
+        template_config=TemplateConfig(instance=template_engine()),
         exception_handlers=EXCEPTION_HANDLERS,
         plugins=[HTMXPlugin()],
         openapi_config=OpenAPIConfig(

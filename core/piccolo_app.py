@@ -6,10 +6,10 @@ from pathlib import Path
 
 from piccolo.conf.apps import AppConfig
 
-from core.tables import Activity, InstanceSetting, KeyValue, WebhookEvent, Workspace
+from core.tables import Activity, InstanceSetting, KeyValue, OutboxMessage, WebhookEvent, Workspace
 from ledger.tables import Client, Invoice, InvoicePdf, LedgerConnection, LedgerGrant
 from portal.tables import Payment, PaymentAllocation, PaymentRequest, PaymentRequestInvoice, ScheduledCollection
-from staff.tables import ApiToken, StaffUser
+from staff.tables import ApiToken, MessageTemplate, StaffUser
 
 APP_CONFIG = AppConfig(
     app_name="portal",
@@ -20,6 +20,8 @@ APP_CONFIG = AppConfig(
         KeyValue,
         WebhookEvent,
         Activity,
+        OutboxMessage,
+        MessageTemplate,
         StaffUser,
         ApiToken,
         LedgerGrant,

@@ -64,3 +64,13 @@ class Activity(Table):
     kind = Varchar(length=40, null=False, help_text="imported, requested, opened, paid, failed…")
     detail = Text(default="", null=False)
     at = Timestamptz(default=TimestamptzNow(), null=False, index=True)
+
+
+class OutboxMessage(Table):
+    """Mail kept instead of sent when no SMTP server is configured (the demo), shown to staff."""
+
+    id = UUID(primary_key=True)
+    recipient = Varchar(length=320, null=False)
+    subject = Varchar(length=255, null=False)
+    mime = Bytea(null=False, help_text="The full RFC 5322 message.")
+    created_at = Timestamptz(default=TimestamptzNow(), null=False, index=True)

@@ -9,10 +9,11 @@ from typing import Any
 
 import msgspec
 from piccolo.columns import Column
-from piccolo.columns.combination import And, Or, Where
+from piccolo.columns.combination import And, Or, Where, WhereRaw
 from piccolo.query.functions.aggregate import Count, Sum
 
 from core.clock import as_utc, utcnow
+from core.db import is_sqlite
 from core.errors import Invalid, NotFound
 from core.scope import WorkspaceScope, parse_id
 from core.tables import Activity, Workspace
@@ -130,12 +131,27 @@ async def _filters(scope: WorkspaceScope, query: InvoiceListQuery) -> list[Where
         conditions.append(Invoice.due_date > query.due_after)
     if query.overdue:
         conditions.append(Invoice.due_date < await workspace_today(scope))
-    if query.q:
-        needle = f"%{query.q.strip()}%"
-        conditions.append(
-            Invoice.number.ilike(needle) | Invoice.reference.ilike(needle) | Invoice.client.name.ilike(needle)
-        )
+    if query.q and query.q.strip():
+        conditions.append(await _text_search(scope, query.q.strip()))
     return conditions
+
+
+async def _text_search(scope: WorkspaceScope, text: str) -> Any:
+    """Invoice number, reference or client name contains `text` (case-insensitive, `%` and `_` literal)."""
+    pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    # SQLite's LIKE is already case-insensitive for ASCII; PostgreSQL needs ILIKE.
+    matches = ("LIKE" if is_sqlite(Invoice._meta.db) else "ILIKE") + r" {} ESCAPE '\'"
+    clients = await Client.raw(
+        f"SELECT id FROM client WHERE workspace = {{}} AND name {matches}",  # noqa: S608 - no user text in the SQL
+        scope.workspace_id,
+        pattern,
+    )
+    condition: Any = WhereRaw(f'"invoice"."number" {matches}', pattern) | WhereRaw(
+        f'"invoice"."reference" {matches}', pattern
+    )
+    if clients:
+        condition = condition | Invoice.client.is_in([row["id"] for row in clients])
+    return condition
 
 
 def _client_id(value: str) -> uuid.UUID:
@@ -168,16 +184,29 @@ def _cursor_for(row: dict[str, Any], column: Column) -> str:
     return base64.urlsafe_b64encode(msgspec.json.encode(_Cursor(value=key, id=str(row["id"])))).decode().rstrip("=")
 
 
+def _cursor_value(column: Column, value: str | int) -> Any:
+    """The cursor's sort value, checked against the sort it claims to continue (a cursor from another sort fails)."""
+    if column is Invoice.due_date:
+        return dt.date.fromisoformat(str(value))
+    if column is Invoice.amount_due_minor:
+        if not isinstance(value, int):
+            raise TypeError("amount cursor must be an integer")
+        return value
+    if not isinstance(value, str):
+        raise TypeError("number cursor must be text")
+    return value
+
+
 def _after(column: Column, ascending: bool, cursor: str) -> Or:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         decoded = msgspec.json.decode(raw, type=_Cursor)
         last_id = uuid.UUID(decoded.id)
-    except (ValueError, msgspec.DecodeError):
+        value = _cursor_value(column, decoded.value)
+    except (ValueError, TypeError, msgspec.DecodeError):
         raise Invalid(
-            "The cursor is not valid.", fields={"cursor": "Use next_cursor from the previous page."}
+            "The cursor is not valid.", fields={"cursor": "Use next_cursor from the previous page of the same query."}
         ) from None
-    value: Any = dt.date.fromisoformat(str(decoded.value)) if column is Invoice.due_date else decoded.value
     condition: Or
     if ascending:
         condition = (column > value) | ((column == value) & (Invoice.id > last_id))

@@ -28,7 +28,9 @@ class PaymentRequest(Table):
     workspace = ForeignKey(Workspace, null=False, on_delete=OnDelete.restrict)
     client = ForeignKey(Client, null=False, on_delete=OnDelete.restrict)
     batch_id = Varchar(length=36, null=False, index=True)
-    status = Varchar(length=16, default="queued", null=False, help_text="queued, sent, failed, revoked, paid.")
+    status = Varchar(
+        length=16, default="queued", null=False, help_text="queued, sending, sent, failed, revoked, paid, cancelled."
+    )
     subject = Varchar(length=255, null=False)
     message = Text(default="", null=False)
     settings = JSON(default="{}", null=False, help_text="card, bank_debit, save_payment_method.")
@@ -37,6 +39,9 @@ class PaymentRequest(Table):
     sent_at = Timestamptz(null=True, default=None)
     opened_at = Timestamptz(null=True, default=None)
     revoked_at = Timestamptz(null=True, default=None)
+    note = Text(default="", null=False, help_text="What happened at send time, e.g. invoices dropped as paid.")
+    last_error = Text(null=True, default=None)
+    created_by = Varchar(length=320, default="", null=False, help_text="Staff email or 'api'.")
     created_at = Timestamptz(default=TimestamptzNow(), null=False)
 
 

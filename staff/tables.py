@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from piccolo.columns import UUID, ForeignKey, Timestamptz, Varchar
+from piccolo.columns import UUID, ForeignKey, Text, Timestamptz, Varchar
 from piccolo.columns.base import OnDelete
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
@@ -32,3 +32,14 @@ class ApiToken(Table):
     created_at = Timestamptz(default=TimestamptzNow(), null=False)
     last_used_at = Timestamptz(null=True, default=None)
     revoked_at = Timestamptz(null=True, default=None)
+
+
+class MessageTemplate(Table):
+    """A saved subject and message for payment requests ("due soon", "overdue"…), per workspace."""
+
+    id = UUID(primary_key=True)
+    workspace = ForeignKey(Workspace, null=False, on_delete=OnDelete.restrict)
+    name = Varchar(length=60, null=False)
+    subject = Varchar(length=255, null=False)
+    body = Text(null=False, help_text="Placeholders: {client_name} {invoice_numbers} {amount_due} {due_date} …")
+    created_at = Timestamptz(default=TimestamptzNow(), null=False)

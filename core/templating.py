@@ -1,0 +1,31 @@
+"""The one Jinja engine (Litestar's), shared by pages and by emails rendered in jobs."""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib.resources import files
+from pathlib import Path
+
+from litestar.plugins.jinja import JinjaTemplateEngine
+
+from core.money import format_money
+
+
+def package_dir(package: str) -> Path:
+    """Directory of a resource package (templates, static), wherever the app is installed."""
+    return Path(str(files(package)))
+
+
+@cache
+def template_engine() -> JinjaTemplateEngine:
+    """Autoescaping engine over `templates/` with the product's filters."""
+    engine = JinjaTemplateEngine(directory=package_dir("templates"))
+    engine.engine.filters["money"] = format_money
+    engine.engine.trim_blocks = True
+    engine.engine.lstrip_blocks = True
+    return engine
+
+
+def render(template: str, **context: object) -> str:
+    """Render a template outside a request (emails in jobs)."""
+    return template_engine().get_template(template).render(**context)
