@@ -12,7 +12,7 @@ from saq.queue import Queue
 from saq.types import PartialTimersDict
 from saq.worker import Worker
 
-from jobs import ledger, maintenance
+from jobs import ledger, maintenance, requests
 from ledger.clients import LedgerContext
 
 JobFunction = Callable[..., Any]
@@ -23,7 +23,13 @@ SWEEP_SECONDS = 15
 
 def product_functions() -> list[JobFunction]:
     """Every job function the product enqueues."""
-    return [maintenance.purge_expired_entries, ledger.sync_connection_job, ledger.sync_all_connections]
+    return [
+        maintenance.purge_expired_entries,
+        ledger.sync_connection_job,
+        ledger.sync_all_connections,
+        requests.dispatch_batch,
+        requests.deliver_payment_request,
+    ]
 
 
 def product_cron_jobs(sync_interval_minutes: int = 15) -> list[CronJob[Any]]:

@@ -9,6 +9,7 @@ from staff.api.clients import get_client
 from staff.api.health import health
 from staff.api.invoices import get_invoice, get_invoice_pdf, get_invoices
 from staff.api.ledger_connections import create_connection, get_connections, sync_now, update_connection
+from staff.api.payment_requests import create_payment_requests, get_payment_request, revoke_payment_request
 from staff.deps import provide_api_scope, require_api_token
 
 _authenticated = Router(
@@ -24,6 +25,9 @@ _authenticated = Router(
         get_connections,
         update_connection,
         sync_now,
+        create_payment_requests,
+        get_payment_request,
+        revoke_payment_request,
     ],
     security=[{"bearer": []}],
 )

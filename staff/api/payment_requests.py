@@ -1,0 +1,47 @@
+"""`/api/v1/payment-requests`."""
+
+from __future__ import annotations
+
+from litestar import Response, get, post
+from litestar.datastructures import State
+from litestar.di import NamedDependency
+from litestar.params import FromPath
+from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
+
+from core.scope import WorkspaceScope
+from core.tables import Workspace
+from staff.payment_requests import preview_requests, request_detail, revoke_request, send_requests
+from staff.request_schemas import PaymentRequestCreate, PaymentRequestOut, PreviewOut, SendOut
+
+
+@post("/payment-requests", summary="Preview or send payment requests (one email per client)")
+async def create_payment_requests(
+    workspace: NamedDependency[WorkspaceScope], state: State, data: PaymentRequestCreate
+) -> Response[PreviewOut | SendOut]:
+    """`preview` returns the emails and stores nothing; `send` queues them and answers 202."""
+    if data.mode == "preview":
+        preview = await preview_requests(workspace, state.ledger, state.settings.base_url, data)
+        return Response(preview, status_code=HTTP_200_OK)
+    lifetime = (
+        await Workspace.select(Workspace.link_lifetime_days).where(Workspace.id == workspace.workspace_id).first()
+    )
+    sent = await send_requests(
+        workspace, state.queue, data, lifetime_days=lifetime["link_lifetime_days"] if lifetime else 30, created_by="api"
+    )
+    return Response(sent, status_code=HTTP_202_ACCEPTED)
+
+
+@get("/payment-requests/{request_id:str}", summary="A payment request and its delivery status")
+async def get_payment_request(
+    workspace: NamedDependency[WorkspaceScope], request_id: FromPath[str]
+) -> PaymentRequestOut:
+    """Status: queued, sent, failed, revoked or paid; when the link expires and was opened."""
+    return await request_detail(workspace, request_id)
+
+
+@post("/payment-requests/{request_id:str}/revoke", status_code=200, summary="Kill a payment request's link")
+async def revoke_payment_request(
+    workspace: NamedDependency[WorkspaceScope], request_id: FromPath[str]
+) -> PaymentRequestOut:
+    """The emailed link stops working at once."""
+    return await revoke_request(workspace, request_id)

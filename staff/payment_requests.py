@@ -1,0 +1,286 @@
+"""Payment requests: validate a selection, preview the emails, queue them, look them up, revoke them."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+from saq.queue import Queue
+
+from core.clock import as_utc, utcnow
+from core.db import write_transaction
+from core.errors import Invalid
+from core.scope import WorkspaceScope, parse_id
+from core.tables import Activity
+from jobs.requests import enqueue_delivery
+from ledger.clients import LedgerContext
+from ledger.pdfs import PdfUnavailable
+from ledger.schemas import CurrencyTotal
+from ledger.tables import Invoice
+from portal.links import link_expiry, link_url, new_link_token
+from portal.tables import PaymentRequest, PaymentRequestInvoice
+from staff.request_emails import InvoiceLine, check_placeholders, compose, firm_of, invoice_attachments
+from staff.request_schemas import (
+    MAX_INVOICES,
+    MAX_MESSAGE,
+    MAX_SUBJECT,
+    AttachmentOut,
+    EmailPreview,
+    PaymentRequestCreate,
+    PaymentRequestOut,
+    PaymentSettings,
+    PreviewOut,
+    RequestSummary,
+    SendOut,
+    SkippedClient,
+)
+
+PREVIEW_TOKEN = "preview-link-is-created-when-sent"  # noqa: S105 - a visible placeholder, not a secret
+
+
+@dataclass
+class ClientGroup:
+    """One client's selected invoices: one email."""
+
+    client_id: uuid.UUID
+    name: str
+    email: str
+    lines: list[InvoiceLine]
+
+
+@dataclass
+class Selection:
+    """A validated selection, grouped per client."""
+
+    groups: list[ClientGroup]
+    skipped: list[SkippedClient]
+    totals: list[CurrencyTotal]
+    count: int
+
+
+def _check_text(data: PaymentRequestCreate) -> None:
+    if data.subject is not None:
+        if len(data.subject) > MAX_SUBJECT:
+            raise Invalid("The subject is too long.", fields={"subject": f"At most {MAX_SUBJECT} characters."})
+        check_placeholders(data.subject, "subject")
+    if data.message is not None:
+        if len(data.message) > MAX_MESSAGE:
+            raise Invalid("The message is too long.", fields={"message": f"At most {MAX_MESSAGE} characters."})
+        check_placeholders(data.message, "message")
+
+
+async def select_invoices(scope: WorkspaceScope, data: PaymentRequestCreate) -> Selection:
+    """Every selected invoice exists in this workspace and is outstanding; grouped per client."""
+    _check_text(data)
+    wanted = list(dict.fromkeys(data.invoice_ids))
+    if not wanted:
+        raise Invalid("Select at least one invoice.", fields={"invoice_ids": "Select at least one invoice."})
+    if len(wanted) > MAX_INVOICES:
+        raise Invalid(
+            f"At most {MAX_INVOICES:,} invoices can be requested at once.",
+            fields={"invoice_ids": f"{len(wanted):,} selected; send them in smaller batches."},
+        )
+    ids: dict[str, uuid.UUID] = {}
+    unknown: list[str] = []
+    for raw in wanted:
+        try:
+            ids[raw] = parse_id(raw)
+        except Exception:
+            unknown.append(raw)
+    rows = await scope.select(
+        Invoice,
+        Invoice.id,
+        Invoice.number,
+        Invoice.currency,
+        Invoice.amount_due_minor,
+        Invoice.due_date,
+        Invoice.status,
+        Invoice.client.id,
+        Invoice.client.name,
+        Invoice.client.email,
+    ).where(Invoice.id.is_in(list(ids.values()) or [uuid.UUID(int=0)]))
+    found = {row["id"]: row for row in rows}
+    unknown += [raw for raw, value in ids.items() if value not in found]
+    closed = {str(row["id"]): row["status"] for row in rows if row["status"] != "outstanding"}
+    if unknown or closed:
+        problems = [f"{invoice_id} ({status})" for invoice_id, status in closed.items()]
+        problems += [f"{invoice_id} (unknown)" for invoice_id in unknown]
+        raise Invalid(
+            "Some invoices cannot be requested: " + ", ".join(problems),
+            fields={"invoice_ids": "Only outstanding invoices of this workspace can be requested."},
+        )
+    by_client: dict[uuid.UUID, list[dict[str, Any]]] = defaultdict(list)
+    for raw in wanted:
+        row = found[ids[raw]]
+        by_client[row["client.id"]].append(row)
+    groups: list[ClientGroup] = []
+    skipped: list[SkippedClient] = []
+    for client_id, client_rows in by_client.items():
+        first = client_rows[0]
+        if not first["client.email"]:
+            skipped.append(
+                SkippedClient(
+                    client_id=str(client_id),
+                    name=first["client.name"],
+                    reason="no email address in the ledger",
+                    invoice_ids=[str(row["id"]) for row in client_rows],
+                )
+            )
+            continue
+        lines = [
+            InvoiceLine(str(row["id"]), row["number"], row["currency"], row["amount_due_minor"], row["due_date"])
+            for row in client_rows
+        ]
+        groups.append(ClientGroup(client_id, first["client.name"], first["client.email"], lines))
+    totals: dict[str, int] = defaultdict(int)
+    for group in groups:
+        for line in group.lines:
+            totals[line.currency] += line.amount_due
+    return Selection(
+        groups=groups,
+        skipped=skipped,
+        totals=[CurrencyTotal(currency=currency, amount_due=amount) for currency, amount in sorted(totals.items())],
+        count=sum(len(group.lines) for group in groups),
+    )
+
+
+async def preview_requests(
+    scope: WorkspaceScope, ledger: LedgerContext, base_url: str, data: PaymentRequestCreate
+) -> PreviewOut:
+    """The emails that would go out, one per client; nothing is sent or stored."""
+    selection = await select_invoices(scope, data)
+    firm = await firm_of(scope)
+    emails = []
+    for group in selection.groups:
+        try:
+            attachments = await invoice_attachments(ledger, group.lines)
+        except PdfUnavailable:
+            attachments = []
+        email = compose(
+            firm=firm,
+            client_name=group.name,
+            to=group.email,
+            lines=group.lines,
+            link=link_url(base_url, PREVIEW_TOKEN),
+            subject_template=data.subject,
+            message_template=data.message,
+            attachments=attachments,
+        )
+        emails.append(
+            EmailPreview(
+                to=email.to,
+                subject=email.subject,
+                text=email.text,
+                html=email.html,
+                invoice_ids=[line.id for line in group.lines],
+                attachments=[
+                    AttachmentOut(filename=item.filename, content_type=item.content_type, size=len(item.content))
+                    for item in email.attachments
+                ],
+            )
+        )
+    return PreviewOut(count=selection.count, totals=selection.totals, emails=emails, skipped_clients=selection.skipped)
+
+
+async def send_requests(
+    scope: WorkspaceScope, queue: Queue, data: PaymentRequestCreate, *, lifetime_days: int, created_by: str
+) -> SendOut:
+    """Store one request per client with a fresh link, then queue each email (keyed, so sent once)."""
+    selection = await select_invoices(scope, data)
+    if selection.skipped and not data.skip_clients_without_email:
+        names = ", ".join(client.name for client in selection.skipped)
+        raise Invalid(
+            f"These clients have no email address: {names}.",
+            fields={"skip_clients_without_email": "Add their email in the ledger, or confirm to leave them out."},
+        )
+    if not selection.groups:
+        raise Invalid("None of the selected clients has an email address.", fields={"invoice_ids": "Nothing to send."})
+    batch_id = str(uuid.uuid4())
+    now = utcnow()
+    settings = msgspec.to_builtins(data.settings or PaymentSettings())
+    tokens: dict[str, str] = {}
+    summaries: list[RequestSummary] = []
+    requests: list[PaymentRequest] = []
+    links: list[PaymentRequestInvoice] = []
+    activity: list[Activity] = []
+    for group in selection.groups:
+        token, digest = new_link_token()
+        request = PaymentRequest(
+            workspace=scope.workspace_id,
+            client=group.client_id,
+            batch_id=batch_id,
+            status="queued",
+            subject=data.subject or "",
+            message=data.message or "",
+            settings=msgspec.json.encode(settings).decode(),
+            token_hash=digest,
+            link_expires_at=link_expiry(now, [line.due_date for line in group.lines], lifetime_days),
+            created_by=created_by,
+        )
+        requests.append(request)
+        tokens[str(request.id)] = token
+        links += [PaymentRequestInvoice(request=request.id, invoice=uuid.UUID(line.id)) for line in group.lines]
+        activity += [
+            Activity(
+                workspace=scope.workspace_id,
+                invoice_id=line.id,
+                request_id=str(request.id),
+                kind="requested",
+                detail=f"Payment requested from {group.email}",
+            )
+            for line in group.lines
+        ]
+        summaries.append(
+            RequestSummary(
+                id=str(request.id),
+                client_id=str(group.client_id),
+                invoice_ids=[line.id for line in group.lines],
+                status="queued",
+            )
+        )
+    async with write_transaction():
+        await PaymentRequest.insert(*requests)
+        await PaymentRequestInvoice.insert(*links)
+        await Activity.insert(*activity)
+    await enqueue_delivery(queue, batch_id, tokens)
+    return SendOut(
+        batch_id=batch_id,
+        count=selection.count,
+        totals=selection.totals,
+        requests=summaries,
+        skipped_clients=selection.skipped,
+    )
+
+
+async def request_detail(scope: WorkspaceScope, request_id: str) -> PaymentRequestOut:
+    """One request of this workspace."""
+    request = await scope.get(PaymentRequest, request_id, what="payment request")
+    invoices = await PaymentRequestInvoice.select(PaymentRequestInvoice.invoice).where(
+        PaymentRequestInvoice.request == request.id
+    )
+    return PaymentRequestOut(
+        id=str(request.id),
+        client_id=str(request.client),
+        invoice_ids=[str(row["invoice"]) for row in invoices],
+        status=request.status,
+        sent_at=as_utc(request.sent_at) if request.sent_at else None,
+        link_expires_at=as_utc(request.link_expires_at),
+        opened_at=as_utc(request.opened_at) if request.opened_at else None,
+        note=request.note,
+    )
+
+
+async def revoke_request(scope: WorkspaceScope, request_id: str) -> PaymentRequestOut:
+    """Kill the request's link at once; the email stays in the client's inbox but opens nothing."""
+    request = await scope.get(PaymentRequest, request_id, what="payment request")
+    if request.revoked_at is None:
+        await PaymentRequest.update({PaymentRequest.revoked_at: utcnow(), PaymentRequest.status: "revoked"}).where(
+            PaymentRequest.id == request.id
+        )
+        await Activity(
+            workspace=scope.workspace_id, request_id=str(request.id), kind="revoked", detail="Payment link revoked"
+        ).save()
+    return await request_detail(scope, request_id)
