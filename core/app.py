@@ -28,6 +28,7 @@ from core.templating import package_dir, template_engine
 from jobs.worker import build_worker
 from ledger.clients import LedgerContext
 from ledger.routes import ledger_router
+from portal.routes import portal_router
 from staff.api import api_router
 from staff.routes import staff_router
 
@@ -81,6 +82,7 @@ def create_app(
             api_router,
             staff_router,
             ledger_router,
+            portal_router,
             create_static_files_router(path="/static", directories=[package_dir("static")], name="static"),
         ],
         lifespan=[lifespan],

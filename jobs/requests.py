@@ -37,6 +37,11 @@ async def enqueue_delivery(queue: Queue, batch_id: str, tokens: dict[str, str]) 
     await enqueue(queue, DISPATCH, key=f"dispatch:{batch_id}", tokens=tokens)
 
 
+async def enqueue_redelivery(queue: Queue, request_id: str, token: str, *, attempt: str) -> None:
+    """Queue a resend with its fresh link (its own key: the first delivery's key is remembered for a day)."""
+    await enqueue(queue, DELIVER, key=f"deliver:{request_id}:{attempt}", request_id=request_id, token=token)
+
+
 async def dispatch_batch(ctx: dict[str, Any], *, tokens: dict[str, str]) -> dict[str, int]:
     """Queue one delivery per request (keyed: a retried dispatch queues nothing twice)."""
     for request_id, token in tokens.items():

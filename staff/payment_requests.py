@@ -15,7 +15,7 @@ from core.db import write_transaction
 from core.errors import Invalid
 from core.scope import WorkspaceScope, parse_id
 from core.tables import Activity
-from jobs.requests import enqueue_delivery
+from jobs.requests import enqueue_delivery, enqueue_redelivery
 from ledger.clients import LedgerContext
 from ledger.pdfs import PdfUnavailable
 from ledger.schemas import CurrencyTotal
@@ -284,3 +284,30 @@ async def revoke_request(scope: WorkspaceScope, request_id: str) -> PaymentReque
             workspace=scope.workspace_id, request_id=str(request.id), kind="revoked", detail="Payment link revoked"
         ).save()
     return await request_detail(scope, request_id)
+
+
+async def resend_request(queue: Queue, request_id: uuid.UUID, *, lifetime_days: int) -> bool:
+    """A fresh link for a request, emailed to the address on file (the old link stops working).
+
+    False when there is nothing to resend: revoked, or nothing left to pay.
+    """
+    request = await PaymentRequest.objects().where(PaymentRequest.id == request_id).first()
+    if request is None or request.revoked_at is not None or request.status in ("paid", "cancelled"):
+        return False
+    rows = await PaymentRequestInvoice.select(
+        PaymentRequestInvoice.invoice.due_date, PaymentRequestInvoice.invoice.status
+    ).where(PaymentRequestInvoice.request == request.id)
+    due_dates = [row["invoice.due_date"] for row in rows if row["invoice.status"] == "outstanding"]
+    if not due_dates:
+        return False
+    token, digest = new_link_token()
+    await PaymentRequest.update(
+        {
+            PaymentRequest.token_hash: digest,
+            PaymentRequest.status: "queued",
+            PaymentRequest.link_expires_at: link_expiry(utcnow(), due_dates, lifetime_days),
+            PaymentRequest.last_error: None,
+        }
+    ).where(PaymentRequest.id == request.id)
+    await enqueue_redelivery(queue, str(request.id), token, attempt=digest[:12])
+    return True

@@ -25,6 +25,7 @@ from ledger.sandbox.xero import create_app as create_xero_sandbox
 from staff.schemas import WorkspaceCreated
 from staff.services import create_workspace
 from tests.backends import fresh_database_url, queue_kind
+from tests.mailcatcher import Catcher, mail_server
 
 TEST_SECRET = "test-secret-key-0123456789abcdef0123456789"
 BASE_URL = "http://testserver.local"
@@ -90,7 +91,23 @@ def quickbooks() -> Iterator[QuickBooksStandIn]:
 
 
 @pytest.fixture(scope="session")
-def settings(database_url: str, xero: XeroStandIn, quickbooks: QuickBooksStandIn) -> Settings:
+def smtp() -> Iterator[tuple[str, Catcher]]:
+    """A real SMTP server (aiosmtpd) the app sends through."""
+    with mail_server() as server:
+        yield server
+
+
+@pytest.fixture
+def mail(smtp: tuple[str, Catcher]) -> Catcher:
+    """What the SMTP server received (accepting mail again, if a test refused it)."""
+    smtp[1].refuse.clear()
+    return smtp[1]
+
+
+@pytest.fixture(scope="session")
+def settings(
+    database_url: str, xero: XeroStandIn, quickbooks: QuickBooksStandIn, smtp: tuple[str, Catcher]
+) -> Settings:
     """Settings for the app under test; the queue name is unique so runs never share jobs."""
     return Settings(
         database_url=database_url,
@@ -98,6 +115,8 @@ def settings(database_url: str, xero: XeroStandIn, quickbooks: QuickBooksStandIn
         queue_name=f"test-{uuid.uuid4().hex[:8]}",
         secret_key=TEST_SECRET,
         base_url=BASE_URL,
+        smtp_url=smtp[0],
+        mail_from="billing@firm.example",
         xero_client_id=XERO_CLIENT_ID,
         xero_client_secret=XERO_CLIENT_SECRET,
         xero_webhook_key=XERO_WEBHOOK_KEY,

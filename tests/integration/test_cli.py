@@ -51,7 +51,7 @@ async def test_migrate_twice_is_a_no_op_the_second_time(tmp_path: Path) -> None:
         first = subprocess.run([PORTAL, "migrate"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
         second = subprocess.run([PORTAL, "migrate"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert first.returncode == 0, first.stderr
-    assert "2 migrations applied" in first.stdout
+    assert "3 migrations applied" in first.stdout
     assert second.returncode == 0, second.stderr
     assert "0 migrations applied" in second.stdout
 

@@ -1,0 +1,30 @@
+"""The client's request page and invoice copies."""
+
+from __future__ import annotations
+
+from litestar import Response, get
+from litestar.datastructures import State
+from litestar.di import NamedDependency
+from litestar.params import FromPath
+from litestar.response import Template
+
+from portal.schemas import ClientSession
+from portal.services import client_invoice_pdf, request_page
+
+
+@get("/portal/requests/{request_id:str}")
+async def request_view(client: NamedDependency[ClientSession], request_id: FromPath[str]) -> Template:
+    """Every invoice of the request with amounts, due dates, status and its copy."""
+    page = await request_page(client, request_id)
+    return Template("portal/request.html", context={"page": page})
+
+
+@get("/portal/invoices/{invoice_id:str}/pdf")
+async def invoice_copy(
+    client: NamedDependency[ClientSession], state: State, invoice_id: FromPath[str]
+) -> Response[bytes]:
+    """The ledger's PDF of one of the client's invoices."""
+    filename, content = await client_invoice_pdf(state.ledger, client, invoice_id)
+    return Response(
+        content, media_type="application/pdf", headers={"Content-Disposition": f'inline; filename="{filename}"'}
+    )

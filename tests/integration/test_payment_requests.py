@@ -1,0 +1,192 @@
+"""Payment requests through the API: preview, send through real SMTP, magic links, revoke, bad input."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+from saq.job import Job
+
+from core.security import token_digest
+from jobs.requests import deliver_payment_request
+from ledger.sandbox.seed import demo_seed
+from ledger.tables import Client
+from portal.tables import PaymentRequest
+from tests.conftest import WorkspaceFactory, XeroStandIn
+from tests.helpers import auth, json_of
+from tests.integration.test_ledger_xero import connected_workspace
+from tests.mailcatcher import Catcher
+
+LINK = re.compile(r"http://testserver\.local/p/([A-Za-z0-9_\-]+)")
+
+
+async def imported_firm(
+    client: httpx.AsyncClient, workspaces: WorkspaceFactory, xero: XeroStandIn
+) -> tuple[str, list[dict[str, Any]]]:
+    """A workspace connected to a Xero organisation with the demo book, and its outstanding invoices."""
+    tenant = xero.sandbox.add_tenant(f"Requests {uuid.uuid4().hex[:6]}")
+    xero.sandbox.load_seed(tenant.tenant_id, demo_seed(xero.sandbox.clock.today()))
+    token, _ = await connected_workspace(client, workspaces, xero, tenant)
+    listing = json_of((await client.get("/api/v1/invoices?limit=500", headers=auth(token))).content)
+    return token, listing["items"]
+
+
+def pick_two_clients(invoices: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Three invoices: two of one client, one of another client billed in another currency."""
+    by_client: dict[str, list[dict[str, Any]]] = {}
+    for invoice in invoices:
+        if invoice["client"]["email"]:
+            by_client.setdefault(invoice["client"]["id"], []).append(invoice)
+    first = next(items for items in by_client.values() if len(items) >= 2)
+    other = next(
+        items[0]
+        for items in by_client.values()
+        if items[0]["client"]["id"] != first[0]["client"]["id"] and items[0]["currency"] != first[0]["currency"]
+    )
+    return [first[0], first[1], other]
+
+
+async def test_preview_shows_one_email_per_client_and_stores_nothing(
+    client: httpx.AsyncClient, workspaces: WorkspaceFactory, xero: XeroStandIn, mail: Catcher
+) -> None:
+    token, invoices = await imported_firm(client, workspaces, xero)
+    chosen = pick_two_clients(invoices)
+    response = await client.post(
+        "/api/v1/payment-requests",
+        json={"invoice_ids": [item["id"] for item in chosen], "mode": "preview", "message": "Hello {client_name}!"},
+        headers=auth(token),
+    )
+    assert response.status_code == 200, response.text
+    body = json_of(response.content)
+    assert body["count"] == 3
+    assert {total["currency"] for total in body["totals"]} == {chosen[0]["currency"], chosen[2]["currency"]}
+    assert len(body["emails"]) == 2
+    first = next(email for email in body["emails"] if email["to"] == chosen[0]["client"]["email"])
+    assert sorted(first["invoice_ids"]) == sorted([chosen[0]["id"], chosen[1]["id"]])
+    assert f"Hello {chosen[0]['client']['name']}!" in first["text"]
+    assert [a["filename"] for a in first["attachments"]] == [f"{chosen[0]['number']}.pdf", f"{chosen[1]['number']}.pdf"]
+    assert all(a["content_type"] == "application/pdf" and a["size"] > 100 for a in first["attachments"])
+    assert "/p/" in first["text"]
+    assert "/p/" in first["html"]
+    assert await PaymentRequest.count().where(PaymentRequest.client == uuid.UUID(chosen[0]["client"]["id"])) == 0
+    await asyncio.sleep(0.3)
+    assert mail.to(chosen[0]["client"]["email"]) == []
+
+
+async def test_send_delivers_one_multipart_email_per_client_with_pdfs_and_a_working_link(
+    client: httpx.AsyncClient, workspaces: WorkspaceFactory, xero: XeroStandIn, mail: Catcher
+) -> None:
+    token, invoices = await imported_firm(client, workspaces, xero)
+    chosen = pick_two_clients(invoices)
+    before = {item["client"]["email"]: len(mail.to(item["client"]["email"])) for item in chosen}
+    response = await client.post(
+        "/api/v1/payment-requests",
+        json={"invoice_ids": [item["id"] for item in chosen], "mode": "send"},
+        headers=auth(token),
+    )
+    assert response.status_code == 202, response.text
+    sent = json_of(response.content)
+    assert sent["count"] == 3
+    assert len(sent["requests"]) == 2
+
+    address = chosen[0]["client"]["email"]
+    [message] = (await mail.wait_for(address, before[address] + 1))[before[address] :]
+    assert message.get_content_type() == "multipart/mixed"
+    body = message.get_body(preferencelist=("plain",))
+    html = message.get_body(preferencelist=("html",))
+    assert body is not None
+    assert html is not None
+    text_links = LINK.findall(body.get_content())
+    assert text_links
+    assert text_links[0] in html.get_content()
+    pdfs = {part.get_filename(): part.get_content() for part in message.iter_attachments()}
+    assert set(pdfs) == {f"{chosen[0]['number']}.pdf", f"{chosen[1]['number']}.pdf"}
+    ledger_pdf = await client.get(f"/api/v1/invoices/{chosen[0]['id']}/pdf", headers=auth(token))
+    assert pdfs[f"{chosen[0]['number']}.pdf"] == ledger_pdf.content
+    other = chosen[2]["client"]["email"]
+    await mail.wait_for(other, before[other] + 1)
+
+    request_id = next(r["id"] for r in sent["requests"] if r["client_id"] == chosen[0]["client"]["id"])
+    status = json_of((await client.get(f"/api/v1/payment-requests/{request_id}", headers=auth(token))).content)
+    assert status["status"] == "sent"
+    assert status["opened_at"] is None
+
+    opened = await client.get(f"/p/{text_links[0]}", follow_redirects=False)
+    assert opened.status_code == 303
+    page = await client.get(opened.headers["location"])
+    assert page.status_code == 200
+    assert chosen[0]["number"] in page.text
+    assert chosen[1]["number"] in page.text
+    assert chosen[2]["number"] not in page.text
+    status = json_of((await client.get(f"/api/v1/payment-requests/{request_id}", headers=auth(token))).content)
+    assert status["opened_at"] is not None
+
+    revoked = await client.post(f"/api/v1/payment-requests/{request_id}/revoke", headers=auth(token))
+    assert json_of(revoked.content)["status"] == "revoked"
+    client.cookies.clear()
+    dead = await client.get(f"/p/{text_links[0]}", follow_redirects=False)
+    assert dead.status_code == 410
+    assert chosen[0]["number"] not in dead.text
+    assert "Email me a new link" in dead.text
+
+
+async def test_a_retried_delivery_never_sends_twice(
+    client: httpx.AsyncClient, workspaces: WorkspaceFactory, xero: XeroStandIn, mail: Catcher, running_app: Any
+) -> None:
+    token, invoices = await imported_firm(client, workspaces, xero)
+    [invoice, *_] = [item for item in invoices if item["client"]["email"]]
+    address = invoice["client"]["email"]
+    before = len(mail.to(address))
+    response = await client.post(
+        "/api/v1/payment-requests", json={"invoice_ids": [invoice["id"]], "mode": "send"}, headers=auth(token)
+    )
+    request_id = json_of(response.content)["requests"][0]["id"]
+    count = len(await mail.wait_for(address, before + 1))
+    assert count == before + 1
+    ctx = {"settings": running_app.state.settings, "http": running_app.state.http, "ledger": running_app.state.ledger}
+    ctx["job"] = Job(function="deliver_payment_request", retries=3, attempts=2)
+    again = await deliver_payment_request(ctx, request_id=request_id, token="a-token-from-the-retried-job")
+    assert again == {"status": "sent"}
+    await asyncio.sleep(0.3)
+    assert len(mail.to(address)) == count
+
+
+async def test_smtp_refusing_until_the_last_attempt_fails_the_request_and_alerts_staff(
+    client: httpx.AsyncClient, workspaces: WorkspaceFactory, xero: XeroStandIn, mail: Catcher, running_app: Any
+) -> None:
+    token, invoices = await imported_firm(client, workspaces, xero)
+    [invoice, *_] = [item for item in invoices if item["client"]["email"]]
+    request = PaymentRequest(
+        workspace=(await Client.select(Client.workspace).where(Client.id == uuid.UUID(invoice["client"]["id"])))[0][
+            "workspace"
+        ],
+        client=uuid.UUID(invoice["client"]["id"]),
+        batch_id=str(uuid.uuid4()),
+        subject="",
+        token_hash=token_digest("direct-test-token"),
+        link_expires_at=PaymentRequest.link_expires_at.default.python(),  # type: ignore[attr-defined]
+    )
+    await request.save()
+    from portal.tables import PaymentRequestInvoice
+
+    await PaymentRequestInvoice(request=request.id, invoice=uuid.UUID(invoice["id"])).save()
+    mail.refuse.add(invoice["client"]["email"])
+    ctx = {"settings": running_app.state.settings, "http": running_app.state.http, "ledger": running_app.state.ledger}
+    ctx["job"] = Job(function="deliver_payment_request", retries=2, attempts=1)
+    with pytest.raises(Exception, match="mail server did not accept"):
+        await deliver_payment_request(ctx, request_id=str(request.id), token="direct-test-token")
+    row = await PaymentRequest.objects().where(PaymentRequest.id == request.id).first()
+    assert row is not None
+    assert row.status == "queued"
+    ctx["job"] = Job(function="deliver_payment_request", retries=2, attempts=2)
+    assert await deliver_payment_request(ctx, request_id=str(request.id), token="direct-test-token") == {
+        "status": "failed"
+    }
+    status = json_of((await client.get(f"/api/v1/payment-requests/{request.id}", headers=auth(token))).content)
+    assert status["status"] == "failed"
+    alert = await mail.wait_for(workspaces.last_email)
+    assert "could not be emailed" in alert[-1]["Subject"]
