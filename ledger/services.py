@@ -115,6 +115,15 @@ async def list_invoices(scope: WorkspaceScope, query: InvoiceListQuery) -> Invoi
     )
 
 
+async def matching_invoice_ids(scope: WorkspaceScope, query: InvoiceListQuery, *, limit: int) -> list[uuid.UUID]:
+    """Ids of every invoice the filters match, up to `limit` (for "select all N matching")."""
+    id_query = scope.select(Invoice, Invoice.id)
+    for condition in await _filters(scope, query):
+        id_query = id_query.where(condition)
+    rows = await id_query.order_by(Invoice.due_date).order_by(Invoice.id).limit(limit)
+    return [row["id"] for row in rows]
+
+
 async def _filters(scope: WorkspaceScope, query: InvoiceListQuery) -> list[Where | And | Or]:
     conditions: list[Any] = []
     if query.status != "all":

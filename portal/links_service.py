@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from saq.queue import Queue
 
+from core.scope import WorkspaceScope
 from core.security import token_digest
-from core.tables import Workspace
 from ledger.tables import Client
 from portal.tables import PaymentRequest
-from staff.payment_requests import resend_request
+from staff.payment_requests import link_lifetime_days, resend_request
 
 MAX_REQUESTS_PER_EMAIL = 5
 
@@ -30,9 +30,7 @@ async def request_fresh_link(queue: Queue, *, token: str, email: str) -> int:
             )
     sent = 0
     for request in requests:
-        workspace = (
-            await Workspace.select(Workspace.link_lifetime_days).where(Workspace.id == request.workspace).first()
-        )
-        if await resend_request(queue, request.id, lifetime_days=workspace["link_lifetime_days"] if workspace else 30):
+        lifetime = await link_lifetime_days(WorkspaceScope(workspace_id=request.workspace))
+        if await resend_request(queue, request.id, lifetime_days=lifetime):
             sent += 1
     return sent

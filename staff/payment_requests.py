@@ -14,7 +14,7 @@ from core.clock import as_utc, utcnow
 from core.db import write_transaction
 from core.errors import Invalid
 from core.scope import WorkspaceScope, parse_id
-from core.tables import Activity
+from core.tables import Activity, Workspace
 from jobs.requests import enqueue_delivery, enqueue_redelivery
 from ledger.clients import LedgerContext
 from ledger.pdfs import PdfUnavailable
@@ -311,3 +311,65 @@ async def resend_request(queue: Queue, request_id: uuid.UUID, *, lifetime_days: 
     ).where(PaymentRequest.id == request.id)
     await enqueue_redelivery(queue, str(request.id), token, attempt=digest[:12])
     return True
+
+
+class RequestRow(msgspec.Struct):
+    """One line of the payment requests page."""
+
+    id: str
+    client_name: str
+    client_email: str | None
+    status: str
+    invoice_count: int
+    created_at: Any
+    sent_at: Any
+    opened_at: Any
+    note: str
+    last_error: str | None
+
+
+async def request_history(scope: WorkspaceScope, *, batch_id: str | None = None, limit: int = 200) -> list[RequestRow]:
+    """Newest requests first (one batch when given)."""
+    query = scope.select(
+        PaymentRequest,
+        PaymentRequest.id,
+        PaymentRequest.client.name,
+        PaymentRequest.client.email,
+        PaymentRequest.status,
+        PaymentRequest.created_at,
+        PaymentRequest.sent_at,
+        PaymentRequest.opened_at,
+        PaymentRequest.note,
+        PaymentRequest.last_error,
+    )
+    if batch_id:
+        query = query.where(PaymentRequest.batch_id == batch_id)
+    rows = await query.order_by(PaymentRequest.created_at, ascending=False).limit(limit)
+    counts: dict[uuid.UUID, int] = defaultdict(int)
+    if rows:
+        links = await PaymentRequestInvoice.select(PaymentRequestInvoice.request).where(
+            PaymentRequestInvoice.request.is_in([row["id"] for row in rows])
+        )
+        for link in links:
+            counts[link["request"]] += 1
+    return [
+        RequestRow(
+            id=str(row["id"]),
+            client_name=row["client.name"],
+            client_email=row["client.email"],
+            status=row["status"],
+            invoice_count=counts[row["id"]],
+            created_at=as_utc(row["created_at"]),
+            sent_at=as_utc(row["sent_at"]) if row["sent_at"] else None,
+            opened_at=as_utc(row["opened_at"]) if row["opened_at"] else None,
+            note=row["note"],
+            last_error=row["last_error"],
+        )
+        for row in rows
+    ]
+
+
+async def link_lifetime_days(scope: WorkspaceScope) -> int:
+    """How long the workspace's magic links live past the last due date."""
+    row = await Workspace.select(Workspace.link_lifetime_days).where(Workspace.id == scope.workspace_id).first()
+    return int(row["link_lifetime_days"]) if row else 30

@@ -9,8 +9,7 @@ from litestar.params import FromPath
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 
 from core.scope import WorkspaceScope
-from core.tables import Workspace
-from staff.payment_requests import preview_requests, request_detail, revoke_request, send_requests
+from staff.payment_requests import link_lifetime_days, preview_requests, request_detail, revoke_request, send_requests
 from staff.request_schemas import PaymentRequestCreate, PaymentRequestOut, PreviewOut, SendOut
 
 
@@ -22,12 +21,8 @@ async def create_payment_requests(
     if data.mode == "preview":
         preview = await preview_requests(workspace, state.ledger, state.settings.base_url, data)
         return Response(preview, status_code=HTTP_200_OK)
-    lifetime = (
-        await Workspace.select(Workspace.link_lifetime_days).where(Workspace.id == workspace.workspace_id).first()
-    )
-    sent = await send_requests(
-        workspace, state.queue, data, lifetime_days=lifetime["link_lifetime_days"] if lifetime else 30, created_by="api"
-    )
+    lifetime = await link_lifetime_days(workspace)
+    sent = await send_requests(workspace, state.queue, data, lifetime_days=lifetime, created_by="api")
     return Response(sent, status_code=HTTP_202_ACCEPTED)
 
 

@@ -7,7 +7,7 @@ from litestar.di import Provide
 
 from staff.deps import provide_staff, provide_staff_scope, require_staff
 from staff.routes.auth import login_form, login_submit, logout, root_redirect
-from staff.routes.collections import collections_page
+from staff.routes.collections import clear_selection, collections_page, select_all, toggle_selection
 from staff.routes.connections import (
     connect,
     connections_page,
@@ -15,6 +15,7 @@ from staff.routes.connections import (
     payment_account,
     sync,
 )
+from staff.routes.requests import history, preview, request_panel, resend, revoke, send
 
 _signed_in = Router(
     path="/staff",
@@ -23,6 +24,15 @@ _signed_in = Router(
     route_handlers=[
         collections_page,
         logout,
+        toggle_selection,
+        select_all,
+        clear_selection,
+        request_panel,
+        preview,
+        send,
+        history,
+        revoke,
+        resend,
         connections_page,
         connect,
         sync,
