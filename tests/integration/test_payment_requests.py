@@ -74,7 +74,10 @@ async def test_preview_shows_one_email_per_client_and_stores_nothing(
     assert "/p/" in first["html"]
     assert await PaymentRequest.count().where(PaymentRequest.client == uuid.UUID(chosen[0]["client"]["id"])) == 0
     await asyncio.sleep(0.3)
-    assert mail.to(chosen[0]["client"]["email"]) == []
+    # Other tests email the same demo clients; nothing carrying this preview's message may arrive.
+    greeting = f"Hello {chosen[0]['client']['name']}!"
+    sent = [m for m in mail.to(chosen[0]["client"]["email"]) if greeting in m.get_body(("plain",)).get_content()]
+    assert sent == []
 
 
 async def test_send_delivers_one_multipart_email_per_client_with_pdfs_and_a_working_link(
