@@ -34,7 +34,9 @@ def engine_for_url(url: str) -> Engine[Any]:
         # sqlite:///relative.db and sqlite:////absolute.db, as SQLAlchemy spells them.
         path = unquote(parts.path[1:]) if parts.path.startswith("/") else unquote(parts.path)
         return SQLiteEngine(path=path or "portal.sqlite3", timeout=30)
-    return PostgresEngine(config={"dsn": url})
+    # Custom plans: the import's `external_id IN (…1000 values…)` lookups degrade badly under the generic plan
+    # PostgreSQL switches to for prepared statements once the table grows (measured in benchmarks/import.py).
+    return PostgresEngine(config={"dsn": url, "server_settings": {"plan_cache_mode": "force_custom_plan"}})
 
 
 def bind_engine(engine: Engine[Any]) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import msgspec
 import structlog
 
-from core.clock import utcnow
+from core.clock import as_utc, utcnow
 from core.db import write_transaction
 from core.tables import Activity
 from ledger.clients import LedgerContext, client_for
@@ -50,7 +50,6 @@ async def sync_connection(
     connection = await LedgerConnection.objects().where(LedgerConnection.id == uuid.UUID(connection_id)).first()
     if connection is None or connection.status != "active":
         return SyncReport()
-    calls_before = context.http.calls
     report = SyncReport()
     since = _cursor(connection.sync_cursor)
     newest = since
@@ -75,7 +74,7 @@ async def sync_connection(
             LedgerConnection.id == connection.id
         )
         raise
-    report.ledger_calls = context.http.calls - calls_before
+    report.ledger_calls = api.calls
     values: dict[Any, Any] = {
         LedgerConnection.last_synced_at: utcnow(),
         LedgerConnection.last_error: None,
@@ -137,7 +136,7 @@ async def _apply(connection: LedgerConnection, batch: ChangeBatch, report: SyncR
 
 async def _existing_invoices(connection: LedgerConnection, invoices: list[LedgerInvoice]) -> dict[str, dict[str, Any]]:
     rows = await Invoice.select(
-        Invoice.id, Invoice.external_id, Invoice.status, Invoice.pdf_version, Invoice.amount_due_minor
+        Invoice.id, Invoice.external_id, Invoice.status, Invoice.ledger_updated_at, Invoice.amount_due_minor
     ).where(
         (Invoice.workspace == connection.workspace)
         & (Invoice.source == connection.provider)
@@ -206,7 +205,10 @@ def _new_invoice(connection: LedgerConnection, inv: LedgerInvoice, client_id: uu
 async def _update_invoice(
     connection: LedgerConnection, current: dict[str, Any], inv: LedgerInvoice, client_id: uuid.UUID | None
 ) -> bool:
-    """Apply the ledger's view; a payment in flight keeps `processing` until Stripe settles it."""
+    """Apply the ledger's view (False when nothing changed); a payment in flight stays `processing`."""
+    seen = current["ledger_updated_at"]
+    if inv.updated_at is not None and seen is not None and as_utc(seen) == inv.updated_at:
+        return False  # The same version again (If-Modified-Since includes its boundary second).
     status = _LEDGER_TO_STATUS[inv.status]
     if current["status"] == "processing" and status == "outstanding":
         status = "processing"

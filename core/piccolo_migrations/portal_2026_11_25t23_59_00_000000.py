@@ -5,7 +5,7 @@ so the same guarantee is given by unique indexes, valid on both databases.
 """
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
-from piccolo.table import Table
+from piccolo.engine import engine_finder
 
 ID = "2026-11-25T23:59:00:000000"
 VERSION = "1.38.0"
@@ -26,8 +26,10 @@ async def forwards() -> MigrationManager:
     manager = MigrationManager(migration_id=ID, app_name="portal", description=DESCRIPTION)
 
     async def create_indexes() -> None:
+        engine = engine_finder()  # The engine being migrated (not whichever a Table first saw).
+        assert engine is not None
         for statement in STATEMENTS:
-            await Table.raw(statement).run()
+            await engine.run_ddl(statement)
 
     manager.add_raw(create_indexes)
     return manager

@@ -70,6 +70,8 @@ class QuickBooksClient:
         self.company = f"{api_base.rstrip('/')}/v3/company/{realm_id}"
         self.realm_id = realm_id
         self.tokens = tokens
+        self.calls = 0
+        """Requests this client sent (a sync's own count, whatever else shares the HTTP layer)."""
         self._home_currency: str | None = None
 
     async def _call(self, method: str, path: str, *, accept: str = "application/json", **kwargs: Any) -> httpx.Response:
@@ -79,6 +81,7 @@ class QuickBooksClient:
         for attempt in (1, 2):
             headers = {"Authorization": f"Bearer {token}", "Accept": accept, **extra_headers}
             try:
+                self.calls += 1
                 return await self.http.request(
                     method, self.company + path, tenant=self.realm_id, headers=headers, params=params, **kwargs
                 )

@@ -85,6 +85,8 @@ class XeroClient:
         self.api = api_base.rstrip("/") + "/api.xro/2.0"
         self.tenant_id = tenant_id
         self.tokens = tokens
+        self.calls = 0
+        """Requests this client sent (a sync's own count, whatever else shares the HTTP layer)."""
 
     async def _call(self, method: str, path: str, *, accept: str = "application/json", **kwargs: Any) -> httpx.Response:
         token = await self.tokens.access_token()
@@ -97,6 +99,7 @@ class XeroClient:
                 **extra_headers,
             }
             try:
+                self.calls += 1
                 return await self.http.request(
                     method, self.api + path, tenant=self.tenant_id, headers=headers, **kwargs
                 )

@@ -96,8 +96,11 @@ async def test_first_import_of_2500_takes_3_list_calls_and_an_unchanged_resync_1
 
     synced = await client.post(f"/api/v1/ledger-connections/{connection['id']}/sync", headers=auth(token))
     assert synced.status_code == 202
-    await wait_for_sync(client, token, after=connection["last_synced_at"])
+    resynced = await wait_for_sync(client, token, after=connection["last_synced_at"])
     assert list_calls(xero, tenant) == 4
+    assert resynced["import_report"]["updated"] == 0
+    assert resynced["import_report"]["imported"] == 0
+    assert resynced["import_report"]["ledger_calls"] == 1
 
 
 async def test_a_429_mid_sync_still_completes(
