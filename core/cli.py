@@ -199,6 +199,7 @@ def demo(port: int, data_dir: str) -> None:
             f"  Staff sign-in: {base_url}/staff/login\n"
             f"  Email:         {DEMO_EMAIL}\n"
             f"  Password:      {DEMO_PASSWORD}\n"
+            f"  Outbox:        {base_url}/staff/outbox  (client emails land here; no mail leaves this machine)\n"
             f"  Xero sandbox:  {ledgers.xero_url}   QuickBooks sandbox: {ledgers.quickbooks_url}\n"
             f"  Data:          {directory}\n"
         )

@@ -293,3 +293,32 @@ async def _last_requests(invoice_ids: list[uuid.UUID]) -> dict[uuid.UUID, LastRe
             ),
         )
     return latest
+
+
+async def mark_paid_manually(scope: WorkspaceScope, invoice_id: str, *, by: str) -> None:
+    """Staff record a payment made outside the portal; the invoice leaves Outstanding."""
+    invoice = await scope.get(Invoice, invoice_id, what="invoice")
+    if invoice.status != "outstanding":
+        raise Invalid("Only an outstanding invoice can be marked paid.", fields={"status": f"It is {invoice.status}."})
+    await Invoice.update({Invoice.status: "paid", Invoice.updated_at: utcnow()}).where(Invoice.id == invoice.id)
+    await Activity(
+        workspace=scope.workspace_id, invoice_id=str(invoice.id), kind="marked_paid", detail=f"Marked paid by {by}"
+    ).save()
+
+
+async def undo_manual_payment(scope: WorkspaceScope, invoice_id: str, *, by: str) -> None:
+    """Undo "mark paid": back to Outstanding (only for invoices marked paid by staff, not paid through us)."""
+    invoice = await scope.get(Invoice, invoice_id, what="invoice")
+    last = (
+        await scope.select(Activity, Activity.kind)
+        .where(Activity.invoice_id == str(invoice.id))
+        .where(Activity.kind.is_in(["marked_paid", "marked_unpaid", "paid"]))
+        .order_by(Activity.at, ascending=False)
+        .first()
+    )
+    if invoice.status != "paid" or last is None or last["kind"] != "marked_paid":
+        raise Invalid("Only a payment marked by staff can be undone.", fields={"status": f"It is {invoice.status}."})
+    await Invoice.update({Invoice.status: "outstanding", Invoice.updated_at: utcnow()}).where(Invoice.id == invoice.id)
+    await Activity(
+        workspace=scope.workspace_id, invoice_id=str(invoice.id), kind="marked_unpaid", detail=f"Undone by {by}"
+    ).save()

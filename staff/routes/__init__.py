@@ -15,6 +15,8 @@ from staff.routes.connections import (
     payment_account,
     sync,
 )
+from staff.routes.invoices import export_csv, invoice_page, invoice_pdf_for_staff, mark_paid, undo_paid
+from staff.routes.outbox import outbox, outbox_attachment, outbox_message
 from staff.routes.requests import history, preview, request_panel, resend, revoke, send
 
 _signed_in = Router(
@@ -24,6 +26,14 @@ _signed_in = Router(
     route_handlers=[
         collections_page,
         logout,
+        invoice_page,
+        invoice_pdf_for_staff,
+        mark_paid,
+        undo_paid,
+        export_csv,
+        outbox,
+        outbox_message,
+        outbox_attachment,
         toggle_selection,
         select_all,
         clear_selection,

@@ -1,0 +1,80 @@
+"""The demo outbox: mail kept instead of sent when no SMTP server is configured."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from email.message import EmailMessage
+
+from litestar import Response, get
+from litestar.datastructures import State
+from litestar.di import NamedDependency
+from litestar.params import FromPath
+from litestar.response import Template
+
+from core.errors import NotFound
+from core.scope import parse_id
+from core.tables import OutboxMessage
+from staff.schemas import StaffIdentity
+
+
+@get("/outbox")
+async def outbox(staff: NamedDependency[StaffIdentity], state: State) -> Template:
+    """The newest 200 messages (only when mail goes to the outbox)."""
+    if state.settings.smtp_url:
+        raise NotFound("Mail is sent through SMTP here; there is no outbox.")
+    rows = (
+        await OutboxMessage.select(
+            OutboxMessage.id, OutboxMessage.recipient, OutboxMessage.subject, OutboxMessage.created_at
+        )
+        .order_by(OutboxMessage.created_at, ascending=False)
+        .limit(200)
+    )
+    return Template("staff/outbox.html", context={"staff": staff, "rows": rows})
+
+
+@get("/outbox/{message_id:str}")
+async def outbox_message(staff: NamedDependency[StaffIdentity], state: State, message_id: FromPath[str]) -> Template:
+    """One message: headers, text, the HTML in a sandboxed frame, and its attachments."""
+    message = await _message(state, message_id)
+    text = message.get_body(preferencelist=("plain",))
+    html = message.get_body(preferencelist=("html",))
+    attachments = [
+        (index, part.get_filename(), len(part.get_content())) for index, part in enumerate(message.iter_attachments())
+    ]
+    return Template(
+        "staff/outbox_message.html",
+        context={
+            "staff": staff,
+            "id": message_id,
+            "message": message,
+            "text": text.get_content() if text else "",
+            "html": html.get_content() if html else "",
+            "attachments": attachments,
+        },
+    )
+
+
+@get("/outbox/{message_id:str}/attachments/{index:int}")
+async def outbox_attachment(state: State, message_id: FromPath[str], index: FromPath[int]) -> Response[bytes]:
+    """An attachment exactly as mailed."""
+    parts = list((await _message(state, message_id)).iter_attachments())
+    if not 0 <= index < len(parts):
+        raise NotFound("No such attachment.")
+    part = parts[index]
+    return Response(
+        part.get_content(),
+        media_type=part.get_content_type(),
+        headers={"Content-Disposition": f'inline; filename="{part.get_filename()}"'},
+    )
+
+
+async def _message(state: State, message_id: str) -> EmailMessage:
+    if state.settings.smtp_url:
+        raise NotFound("No outbox.")
+    row = await OutboxMessage.objects().where(OutboxMessage.id == parse_id(message_id, what="message")).first()
+    if row is None:
+        raise NotFound("No such message.")
+    message = email.message_from_bytes(bytes(row.mime), policy=email.policy.default)
+    assert isinstance(message, EmailMessage)
+    return message
