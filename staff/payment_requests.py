@@ -373,3 +373,26 @@ async def link_lifetime_days(scope: WorkspaceScope) -> int:
     """How long the workspace's magic links live past the last due date."""
     row = await Workspace.select(Workspace.link_lifetime_days).where(Workspace.id == scope.workspace_id).first()
     return int(row["link_lifetime_days"]) if row else 30
+
+
+async def fresh_link_for_staff(scope: WorkspaceScope, request_id: str, *, lifetime_days: int, by: str) -> str:
+    """A new link for a request, shown once to staff to share by hand (the old link stops working)."""
+    request = await scope.get(PaymentRequest, request_id, what="payment request")
+    if request.revoked_at is not None or request.status in ("paid", "cancelled"):
+        raise Invalid("This request is closed; send a new one instead.", fields={"status": f"It is {request.status}."})
+    rows = await PaymentRequestInvoice.select(PaymentRequestInvoice.invoice.due_date).where(
+        PaymentRequestInvoice.request == request.id
+    )
+    token, digest = new_link_token()
+    await PaymentRequest.update(
+        {
+            PaymentRequest.token_hash: digest,
+            PaymentRequest.link_expires_at: link_expiry(
+                utcnow(), [row["invoice.due_date"] for row in rows], lifetime_days
+            ),
+        }
+    ).where(PaymentRequest.id == request.id)
+    await Activity(
+        workspace=scope.workspace_id, request_id=str(request.id), kind="link_copied", detail=f"New link made by {by}"
+    ).save()
+    return token

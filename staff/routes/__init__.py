@@ -17,7 +17,7 @@ from staff.routes.connections import (
 )
 from staff.routes.invoices import export_csv, invoice_page, invoice_pdf_for_staff, mark_paid, undo_paid
 from staff.routes.outbox import outbox, outbox_attachment, outbox_message
-from staff.routes.requests import history, preview, request_panel, resend, revoke, send
+from staff.routes.requests import copy_link, history, preview, request_panel, resend, revoke, send
 
 _signed_in = Router(
     path="/staff",
@@ -34,6 +34,7 @@ _signed_in = Router(
         outbox,
         outbox_message,
         outbox_attachment,
+        copy_link,
         toggle_selection,
         select_all,
         clear_selection,

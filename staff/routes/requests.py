@@ -15,9 +15,11 @@ from litestar.response import Redirect, Template
 
 from core.errors import Invalid
 from core.scope import WorkspaceScope
+from portal.links import link_url
 from portal.tables import PaymentRequest
 from staff import selection
 from staff.payment_requests import (
+    fresh_link_for_staff,
     link_lifetime_days,
     preview_requests,
     request_history,
@@ -156,3 +158,20 @@ async def resend(workspace: NamedDependency[WorkspaceScope], state: State, reque
     row = await workspace.get(PaymentRequest, request_id, what="payment request")
     await resend_request(state.queue, row.id, lifetime_days=await link_lifetime_days(workspace))
     return Redirect("/staff/requests", status_code=303)
+
+
+@post("/requests/{request_id:str}/link")
+async def copy_link(
+    staff: NamedDependency[StaffIdentity],
+    workspace: NamedDependency[WorkspaceScope],
+    state: State,
+    request_id: FromPath[str],
+) -> Template:
+    """Make a fresh client link and show it once, to paste into a message of the firm's own."""
+    token = await fresh_link_for_staff(
+        workspace, request_id, lifetime_days=await link_lifetime_days(workspace), by=staff.email
+    )
+    return Template(
+        "staff/client_link.html",
+        context={"staff": staff, "link": link_url(state.settings.base_url, token)},
+    )

@@ -6,14 +6,17 @@ import csv
 import email
 import email.policy
 import io
+import re
+import uuid
 
 import httpx
 
 from core.mail import Attachment, OutboxMailer, OutgoingEmail
 from core.tables import OutboxMessage
+from staff.services import create_api_token
 from tests.conftest import WorkspaceFactory
 from tests.factories import make_client, make_invoice
-from tests.helpers import csrf_from
+from tests.helpers import auth, csrf_from, json_of
 
 
 async def _signed_in(client: httpx.AsyncClient, workspaces: WorkspaceFactory) -> str:
@@ -93,3 +96,34 @@ async def test_outbox_mailer_keeps_the_exact_message(workspaces: WorkspaceFactor
     [attachment] = list(message.iter_attachments())  # type: ignore[attr-defined]
     assert attachment.get_filename() == "INV-1.pdf"
     assert attachment.get_content() == pdf
+
+
+async def test_copy_client_link_makes_a_working_link_and_retires_the_old_one(
+    client: httpx.AsyncClient, workspaces: WorkspaceFactory
+) -> None:
+    workspace_id = await _signed_in(client, workspaces)
+    token = await create_api_token_for(workspace_id)
+    customer = await make_client(workspace_id, email="share@client.example")
+    invoice = await make_invoice(workspace_id, customer, number="INV-SHARE")
+    sent = await client.post(
+        "/api/v1/payment-requests", json={"invoice_ids": [str(invoice.id)], "mode": "send"}, headers=auth(token)
+    )
+    request_id = json_of(sent.content)["requests"][0]["id"]
+    history = await client.get("/staff/requests")
+    made = await client.post(f"/staff/requests/{request_id}/link", data={"_csrf_token": csrf_from(history.text)})
+    assert made.status_code == 200
+    link = re.search(
+        r'data-testid="client-link"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*data-testid="client-link"', made.text
+    )
+    assert link is not None
+    url = link.group(1) or link.group(2)
+    client.cookies.clear()
+    opened = await client.get(url.replace("http://testserver.local", ""), follow_redirects=False)
+    assert opened.status_code == 303
+    page = await client.get(opened.headers["location"])
+    assert "INV-SHARE" in page.text
+
+
+async def create_api_token_for(workspace_id: str) -> str:
+    """An API token for a workspace made in the test."""
+    return await create_api_token(uuid.UUID(workspace_id), name="test")
