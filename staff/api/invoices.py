@@ -8,7 +8,7 @@ from typing import Annotated
 from litestar import Response, get
 from litestar.datastructures import State
 from litestar.di import NamedDependency
-from litestar.params import FromPath, QueryParameter
+from litestar.params import FromPath, FromQuery, QueryParameter
 
 from core.errors import Conflict
 from core.scope import WorkspaceScope
@@ -22,16 +22,16 @@ from ledger.tables import Invoice
 @get("/invoices", summary="Invoices with filters, keyset paging and per-currency totals")
 async def get_invoices(
     workspace: NamedDependency[WorkspaceScope],
-    status: str = "outstanding",
-    source: str | None = None,
-    client_id: str | None = None,
-    due_before: dt.date | None = None,
-    due_after: dt.date | None = None,
-    overdue: bool = False,
-    q: str | None = None,
-    sort: str = "due_date",
+    status: FromQuery[str] = "outstanding",
+    source: FromQuery[str | None] = None,
+    client_id: FromQuery[str | None] = None,
+    due_before: FromQuery[dt.date | None] = None,
+    due_after: FromQuery[dt.date | None] = None,
+    overdue: FromQuery[bool] = False,
+    q: FromQuery[str | None] = None,
+    sort: FromQuery[str] = "due_date",
     limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
-    cursor: str | None = None,
+    cursor: FromQuery[str | None] = None,
 ) -> InvoiceList:
     """One page of invoices; follow `next_cursor` for the next."""
     query = InvoiceListQuery(

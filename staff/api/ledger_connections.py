@@ -5,7 +5,7 @@ from __future__ import annotations
 from litestar import get, patch, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency
-from litestar.params import FromPath
+from litestar.params import FromPath, JSONBody
 
 from core.scope import WorkspaceScope
 from jobs.ledger import enqueue_sync
@@ -22,7 +22,7 @@ from ledger.schemas import (
 
 @post("/ledger-connections", status_code=201, summary="Start connecting Xero or QuickBooks")
 async def create_connection(
-    workspace: NamedDependency[WorkspaceScope], state: State, data: ConnectionCreate
+    workspace: NamedDependency[WorkspaceScope], state: State, data: JSONBody[ConnectionCreate]
 ) -> ConnectionStarted:
     """A pending connection; open `authorize_url` in a browser to consent."""
     return await start_connection(workspace, state.settings, data.provider)
@@ -36,7 +36,7 @@ async def get_connections(workspace: NamedDependency[WorkspaceScope]) -> Connect
 
 @patch("/ledger-connections/{connection_id:str}", summary="Set the payment account")
 async def update_connection(
-    workspace: NamedDependency[WorkspaceScope], connection_id: FromPath[str], data: ConnectionPatch
+    workspace: NamedDependency[WorkspaceScope], connection_id: FromPath[str], data: JSONBody[ConnectionPatch]
 ) -> ConnectionOut:
     """The ledger account collected payments are recorded against."""
     return await set_payment_account(workspace, connection_id, data.payment_account_code)

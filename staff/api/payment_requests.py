@@ -5,7 +5,7 @@ from __future__ import annotations
 from litestar import Response, get, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency
-from litestar.params import FromPath
+from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 
 from core.scope import WorkspaceScope
@@ -15,7 +15,7 @@ from staff.request_schemas import PaymentRequestCreate, PaymentRequestOut, Previ
 
 @post("/payment-requests", summary="Preview or send payment requests (one email per client)")
 async def create_payment_requests(
-    workspace: NamedDependency[WorkspaceScope], state: State, data: PaymentRequestCreate
+    workspace: NamedDependency[WorkspaceScope], state: State, data: JSONBody[PaymentRequestCreate]
 ) -> Response[PreviewOut | SendOut]:
     """`preview` returns the emails and stores nothing; `send` queues them and answers 202."""
     if data.mode == "preview":

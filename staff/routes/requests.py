@@ -10,7 +10,7 @@ from litestar import Request, get, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
-from litestar.params import Body, FromPath
+from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from core.errors import Invalid
@@ -82,7 +82,7 @@ async def request_panel(
     request: Request[Any, Any, Any],
     staff: NamedDependency[StaffIdentity],
     workspace: NamedDependency[WorkspaceScope],
-    invoice_id: str | None = None,
+    invoice_id: FromQuery[str | None] = None,
 ) -> Template:
     """The panel for the selection, or for one invoice from its ⋯ menu."""
     ids = [invoice_id] if invoice_id else selection.selected_ids(request.session)
@@ -138,7 +138,9 @@ async def send(
 
 @get("/requests")
 async def history(
-    staff: NamedDependency[StaffIdentity], workspace: NamedDependency[WorkspaceScope], batch: str | None = None
+    staff: NamedDependency[StaffIdentity],
+    workspace: NamedDependency[WorkspaceScope],
+    batch: FromQuery[str | None] = None,
 ) -> Template:
     """Payment requests, newest first, with delivery status."""
     rows = await request_history(workspace, batch_id=batch)

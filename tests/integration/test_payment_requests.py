@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 import uuid
 from typing import Any
@@ -13,7 +14,7 @@ from saq.job import Job
 
 from core.security import token_digest
 from jobs.requests import deliver_payment_request
-from ledger.sandbox.seed import demo_seed
+from ledger.sandbox.seed import SeedData, demo_seed
 from ledger.tables import Client
 from portal.tables import PaymentRequest
 from tests.conftest import WorkspaceFactory, XeroStandIn
@@ -28,11 +29,20 @@ async def imported_firm(
     client: httpx.AsyncClient, workspaces: WorkspaceFactory, xero: XeroStandIn
 ) -> tuple[str, list[dict[str, Any]]]:
     """A workspace connected to a Xero organisation with the demo book, and its outstanding invoices."""
-    tenant = xero.sandbox.add_tenant(f"Requests {uuid.uuid4().hex[:6]}")
-    xero.sandbox.load_seed(tenant.tenant_id, demo_seed(xero.sandbox.clock.today()))
+    tag = uuid.uuid4().hex[:6]
+    tenant = xero.sandbox.add_tenant(f"Requests {tag}")
+    xero.sandbox.load_seed(tenant.tenant_id, tagged_emails(demo_seed(xero.sandbox.clock.today()), tag))
     token, _ = await connected_workspace(client, workspaces, xero, tenant)
     listing = json_of((await client.get("/api/v1/invoices?limit=500", headers=auth(token))).content)
     return token, listing["items"]
+
+
+def tagged_emails(data: SeedData, tag: str) -> SeedData:
+    """The same book with client addresses unique to one test (mail for other tests never mixes in)."""
+    clients = tuple(
+        dataclasses.replace(c, email=c.email.replace("@", f"+{tag}@")) if c.email else c for c in data.clients
+    )
+    return SeedData(clients, data.invoices)
 
 
 def pick_two_clients(invoices: list[dict[str, Any]]) -> list[dict[str, Any]]:
