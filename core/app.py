@@ -24,6 +24,7 @@ from core.headers import SecurityHeadersMiddleware, content_security_policy
 from core.queue import make_queue
 from core.settings import Settings
 from core.store import DatabaseStore
+from core.stripe_gateway import StripeGateway
 from core.templating import package_dir, template_engine
 from jobs.worker import build_worker
 from ledger.clients import LedgerContext
@@ -62,6 +63,7 @@ def create_app(
             await app_queue.connect()
             app.state.http = http
             app.state.ledger = LedgerContext.create(settings, http)
+            app.state.stripe = StripeGateway(settings) if settings.stripe_secret_key else None
             worker_task: asyncio.Task[None] | None = None
             if in_process_worker:
                 shared = {"settings": settings, "http": http, "ledger": app.state.ledger}
@@ -75,6 +77,8 @@ def create_app(
                     with contextlib.suppress(asyncio.CancelledError):
                         await worker_task
                 await app_queue.disconnect()
+                if app.state.stripe is not None:
+                    await app.state.stripe.aclose()
 
     sessions = DatabaseStore("session")
     return Litestar(

@@ -26,6 +26,12 @@ class Workspace(Table):
     link_lifetime_days = Integer(
         default=30, null=False, help_text="Magic links live this long after the last due date."
     )
+    logo_url = Varchar(
+        length=500, null=True, default=None, help_text="https URL of the firm's logo for the portal and emails."
+    )
+    templates_seeded_at = Timestamptz(
+        null=True, default=None, help_text="When the default message templates were added (only ever once)."
+    )
     created_at = Timestamptz(default=TimestamptzNow(), null=False)
 
 

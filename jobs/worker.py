@@ -12,7 +12,7 @@ from saq.queue import Queue
 from saq.types import PartialTimersDict
 from saq.worker import Worker
 
-from jobs import ledger, maintenance, requests
+from jobs import ledger, maintenance, payments, requests
 from ledger.clients import LedgerContext
 
 JobFunction = Callable[..., Any]
@@ -29,6 +29,7 @@ def product_functions() -> list[JobFunction]:
         ledger.sync_all_connections,
         requests.dispatch_batch,
         requests.deliver_payment_request,
+        payments.write_back_payment,
     ]
 
 

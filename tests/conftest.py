@@ -26,6 +26,7 @@ from staff.schemas import WorkspaceCreated
 from staff.services import create_workspace
 from tests.backends import fresh_database_url, queue_kind
 from tests.mailcatcher import Catcher, mail_server
+from tests.stripe_harness import LocalStripe, running_localstripe
 
 TEST_SECRET = "test-secret-key-0123456789abcdef0123456789"
 BASE_URL = "http://testserver.local"
@@ -105,30 +106,43 @@ def mail(smtp: tuple[str, Catcher]) -> Catcher:
 
 
 @pytest.fixture(scope="session")
+def stripe_stand_in() -> Iterator[LocalStripe]:
+    """localstripe, in-process on loopback, with its fake Stripe.js."""
+    with running_localstripe() as stand_in:
+        yield stand_in
+
+
+@pytest.fixture(scope="session")
 def settings(
-    database_url: str, xero: XeroStandIn, quickbooks: QuickBooksStandIn, smtp: tuple[str, Catcher]
+    database_url: str,
+    xero: XeroStandIn,
+    quickbooks: QuickBooksStandIn,
+    smtp: tuple[str, Catcher],
+    stripe_stand_in: LocalStripe,
 ) -> Settings:
     """Settings for the app under test; the queue name is unique so runs never share jobs."""
-    return Settings(
-        database_url=database_url,
-        queue_url=os.environ.get("PORTAL_QUEUE_URL") or None,
-        queue_name=f"test-{uuid.uuid4().hex[:8]}",
-        secret_key=TEST_SECRET,
-        base_url=BASE_URL,
-        smtp_url=smtp[0],
-        mail_from="billing@firm.example",
-        xero_client_id=XERO_CLIENT_ID,
-        xero_client_secret=XERO_CLIENT_SECRET,
-        xero_webhook_key=XERO_WEBHOOK_KEY,
-        xero_login_base=xero.url,
-        xero_identity_base=xero.url,
-        xero_api_base=xero.url,
-        quickbooks_client_id=QUICKBOOKS_CLIENT_ID,
-        quickbooks_client_secret=QUICKBOOKS_CLIENT_SECRET,
-        quickbooks_webhook_verifier=QUICKBOOKS_VERIFIER,
-        quickbooks_authorize_url=f"{quickbooks.url}/connect/oauth2",
-        quickbooks_token_url=f"{quickbooks.url}/oauth2/v1/tokens/bearer",
-        quickbooks_api_base=quickbooks.url,
+    return stripe_stand_in.settings(
+        Settings(
+            database_url=database_url,
+            queue_url=os.environ.get("PORTAL_QUEUE_URL") or None,
+            queue_name=f"test-{uuid.uuid4().hex[:8]}",
+            secret_key=TEST_SECRET,
+            base_url=BASE_URL,
+            smtp_url=smtp[0],
+            mail_from="billing@firm.example",
+            xero_client_id=XERO_CLIENT_ID,
+            xero_client_secret=XERO_CLIENT_SECRET,
+            xero_webhook_key=XERO_WEBHOOK_KEY,
+            xero_login_base=xero.url,
+            xero_identity_base=xero.url,
+            xero_api_base=xero.url,
+            quickbooks_client_id=QUICKBOOKS_CLIENT_ID,
+            quickbooks_client_secret=QUICKBOOKS_CLIENT_SECRET,
+            quickbooks_webhook_verifier=QUICKBOOKS_VERIFIER,
+            quickbooks_authorize_url=f"{quickbooks.url}/connect/oauth2",
+            quickbooks_token_url=f"{quickbooks.url}/oauth2/v1/tokens/bearer",
+            quickbooks_api_base=quickbooks.url,
+        )
     )
 
 

@@ -46,3 +46,26 @@ async def make_invoice(
     )
     await invoice.save()
     return invoice
+
+
+async def make_request(workspace_id: str, client: Client, invoices: list[Invoice], *, settings: str = "{}") -> str:
+    """A sent payment request for the invoices; returns the magic-link token (as if from the email)."""
+    from portal.links import new_link_token
+    from portal.tables import PaymentRequest, PaymentRequestInvoice
+
+    token, digest = new_link_token()
+    request = PaymentRequest(
+        workspace=uuid.UUID(workspace_id),
+        client=client.id,
+        batch_id=str(uuid.uuid4()),
+        status="sent",
+        subject="",
+        settings=settings,
+        token_hash=digest,
+        link_expires_at=dt.datetime.now(dt.UTC) + dt.timedelta(days=30),
+    )
+    await request.save()
+    await PaymentRequestInvoice.insert(
+        *[PaymentRequestInvoice(request=request.id, invoice=invoice.id) for invoice in invoices]
+    )
+    return token

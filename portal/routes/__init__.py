@@ -7,13 +7,25 @@ from litestar.di import Provide
 
 from portal.deps import provide_client, require_client
 from portal.routes.links import fresh_link, magic_link
+from portal.routes.payments import create_payment, finish_payment, new_setup_intent, pay_page, payment_result
 from portal.routes.requests import invoice_copy, request_view
+from portal.routes.webhooks import stripe_webhook
 
 _signed_in = Router(
     path="/",
     guards=[require_client],
     dependencies={"client": Provide(provide_client)},
-    route_handlers=[request_view, invoice_copy],
+    route_handlers=[
+        request_view,
+        invoice_copy,
+        pay_page,
+        new_setup_intent,
+        create_payment,
+        finish_payment,
+        payment_result,
+    ],
 )
 
-portal_router = Router(path="/", route_handlers=[magic_link, fresh_link, _signed_in], include_in_schema=False)
+portal_router = Router(
+    path="/", route_handlers=[magic_link, fresh_link, stripe_webhook, _signed_in], include_in_schema=False
+)

@@ -18,6 +18,16 @@ from staff.routes.connections import (
 from staff.routes.invoices import export_csv, invoice_page, invoice_pdf_for_staff, mark_paid, undo_paid
 from staff.routes.outbox import outbox, outbox_attachment, outbox_message
 from staff.routes.requests import copy_link, history, preview, request_panel, resend, revoke, send
+from staff.routes.settings import (
+    settings_page,
+    settings_save,
+    staff_invite,
+    staff_remove,
+    staff_role,
+    template_create,
+    template_delete,
+    template_update,
+)
 
 _signed_in = Router(
     path="/staff",
@@ -49,6 +59,14 @@ _signed_in = Router(
         sync,
         payment_account,
         disconnect_connection,
+        settings_page,
+        settings_save,
+        template_create,
+        template_update,
+        template_delete,
+        staff_invite,
+        staff_role,
+        staff_remove,
     ],
     include_in_schema=False,
 )

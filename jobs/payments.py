@@ -1,0 +1,103 @@
+"""Writing each collected payment back to the ledger, exactly once (outbox pattern)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import structlog
+from saq.queue import Queue
+
+from core.clock import as_utc, utcnow
+from core.tables import Activity
+from jobs.ledger import ledger_context
+from jobs.spec import JobSpec, enqueue
+from ledger.clients import client_for
+from ledger.http import LedgerError
+from ledger.oauth import GrantRevoked
+from ledger.providers.base import LedgerPayment
+from ledger.tables import Client, Invoice, LedgerConnection
+from portal.tables import Payment, PaymentAllocation
+from staff.alerts import alert_staff
+
+log = structlog.get_logger()
+
+WRITE_BACK = JobSpec(
+    name="write_back_payment", timeout=300, heartbeat=60, retries=12, retry_delay=30.0, retry_backoff=3600.0
+)
+"""The payment row is committed first; this keyed job records it in the ledger, retrying for about a day."""
+
+
+async def enqueue_write_back(queue: Queue, payment_id: str) -> None:
+    """Queue the write-back of a succeeded payment (keyed: the page and the webhook may both ask)."""
+    await enqueue(queue, WRITE_BACK, key=f"write-back:{payment_id}", payment_id=payment_id)
+
+
+async def write_back_payment(ctx: dict[str, Any], *, payment_id: str) -> dict[str, int]:
+    """Record each allocation of the payment in the ledger; allocations already written are skipped."""
+    payment = await Payment.objects().where(Payment.id == uuid.UUID(payment_id)).first()
+    if payment is None or payment.status != "succeeded":
+        return {"written": 0}
+    allocations = await PaymentAllocation.objects().where(
+        (PaymentAllocation.payment == payment.id) & PaymentAllocation.written_back_at.is_null()
+    )
+    written = 0
+    for allocation in allocations:
+        invoice = await Invoice.objects().where(Invoice.id == allocation.invoice).first()
+        if invoice is None or invoice.connection is None:
+            continue  # Not from a ledger (nothing to write back to).
+        connection = await LedgerConnection.objects().where(LedgerConnection.id == invoice.connection).first()
+        client = await Client.objects().where(Client.id == invoice.client).first()
+        assert connection is not None
+        assert client is not None
+        paid_on = as_utc(payment.succeeded_at or utcnow()).date()
+        try:
+            api = client_for(ledger_context(ctx), connection)
+            ledger_payment_id = await api.record_payment(
+                LedgerPayment(
+                    invoice_external_id=invoice.external_id,
+                    amount_minor=allocation.amount_minor,
+                    currency=payment.currency,
+                    paid_on=paid_on,
+                    reference=payment.stripe_payment_intent_id or str(payment.id),
+                    idempotency_key=f"allocation-{allocation.id}",
+                    account_code=connection.payment_account_code,
+                    customer_external_id=client.external_id,
+                )
+            )
+        except (GrantRevoked, LedgerError) as exc:
+            if _permanent(exc):
+                await _needs_staff(ctx, payment, invoice, str(exc))
+                continue
+            raise
+        await PaymentAllocation.update(
+            {PaymentAllocation.ledger_payment_id: ledger_payment_id, PaymentAllocation.written_back_at: utcnow()}
+        ).where(PaymentAllocation.id == allocation.id)
+        await Activity(
+            workspace=payment.workspace,
+            invoice_id=str(invoice.id),
+            kind="written_back",
+            detail=f"Payment recorded in {connection.provider.capitalize()} ({ledger_payment_id})",
+        ).save()
+        written += 1
+    return {"written": written}
+
+
+def _permanent(exc: Exception) -> bool:
+    """Errors a retry cannot fix: no access, no account code, or the ledger's validation refusal."""
+    if isinstance(exc, GrantRevoked):
+        return True
+    return isinstance(exc, LedgerError) and (exc.status in (400, 403) or "account code" in str(exc))
+
+
+async def _needs_staff(ctx: dict[str, Any], payment: Payment, invoice: Invoice, reason: str) -> None:
+    detail = (
+        f"The payment for {invoice.number} could not be recorded in the ledger: {reason}. "
+        "Check the payment account code on the Connections page; it is retried when the connection is fixed."
+    )
+    await Activity(
+        workspace=payment.workspace, invoice_id=str(invoice.id), kind="write_back_failed", detail=detail
+    ).save()
+    await alert_staff(
+        ctx["settings"], payment.workspace, subject="A payment needs recording in the ledger", text=detail
+    )

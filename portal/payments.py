@@ -1,0 +1,255 @@
+"""Paying invoices: claim them, charge the client's card once, and settle on Stripe's word only.
+
+The guarantee against paying twice comes from our own state, not Stripe's idempotency keys
+(localstripe ignores them): invoices are claimed `outstanding → processing` with a conditional
+UPDATE in one transaction, so two tabs paying at once make at most one charge. An invoice becomes
+`paid` only when the PaymentIntent is `succeeded`, whoever learns it first (the page or the webhook).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import msgspec
+import structlog
+
+from core.clock import utcnow
+from core.db import write_transaction
+from core.errors import Conflict, Invalid, NotFound
+from core.stripe_gateway import PaymentOutcome, StripeGateway
+from core.tables import Activity
+from ledger.tables import Client, Invoice
+from portal.schemas import ClientSession
+from portal.tables import Payment, PaymentAllocation, PaymentRequest, PaymentRequestInvoice
+
+log = structlog.get_logger()
+
+CLOSED = ("succeeded", "failed", "canceled")
+
+
+class PaymentStarted(msgspec.Struct):
+    """What the payment page needs next."""
+
+    payment_id: str
+    status: str
+    """succeeded, processing, requires_action or failed."""
+    client_secret: str | None = None
+    payment_method_id: str | None = None
+    message: str | None = None
+
+
+async def payable_invoices(session: ClientSession, request_id: str, invoice_ids: Sequence[str]) -> list[Invoice]:
+    """The chosen invoices of the session's request, all outstanding and in one currency."""
+    request = await PaymentRequest.objects().where(PaymentRequest.id == _uuid(request_id)).first()
+    if request is None or str(request.client) != session.client_id:
+        raise NotFound("Page not found.")
+    wanted = {_uuid(value) for value in invoice_ids}
+    linked = await PaymentRequestInvoice.select(PaymentRequestInvoice.invoice).where(
+        PaymentRequestInvoice.request == request.id
+    )
+    if not wanted or not wanted <= {row["invoice"] for row in linked}:
+        raise NotFound("Page not found.")
+    invoices = await Invoice.objects().where(Invoice.id.is_in(list(wanted))).order_by(Invoice.due_date)
+    if any(invoice.status != "outstanding" for invoice in invoices):
+        raise Conflict("Some of these invoices are already paid or being paid.")
+    if len({invoice.currency for invoice in invoices}) != 1:
+        raise Invalid("Pay invoices of one currency at a time.", fields={"invoice_ids": "Mixed currencies."})
+    return invoices
+
+
+async def customer_for(gateway: StripeGateway, session: ClientSession) -> str:
+    """The client's Stripe Customer, created on first use."""
+    client = await Client.objects().where(Client.id == _uuid(session.client_id)).first()
+    assert client is not None
+    customer_id = await gateway.ensure_customer(
+        existing_id=client.stripe_customer_id,
+        name=client.name,
+        email=client.email,
+        metadata={"workspace_id": session.workspace_id, "client_id": session.client_id},
+        idempotency_key=f"customer:{client.id}",
+    )
+    if customer_id != client.stripe_customer_id:
+        await Client.update({Client.stripe_customer_id: customer_id}).where(Client.id == client.id)
+    return customer_id
+
+
+async def start_payment(
+    gateway: StripeGateway,
+    session: ClientSession,
+    *,
+    request_id: str,
+    invoice_ids: Sequence[str],
+    payment_method_id: str,
+    keep_card: bool,
+) -> PaymentStarted:
+    """Claim the invoices, charge the card once, and settle what Stripe answered."""
+    invoices = await payable_invoices(session, request_id, invoice_ids)
+    customer_id = await customer_for(gateway, session)
+    await gateway.attach_payment_method(payment_method_id, customer_id)
+    payment = await _claim(session, invoices)
+    outcome = await gateway.charge(
+        customer_id=customer_id,
+        payment_method_id=payment_method_id,
+        amount_minor=payment.amount_minor,
+        currency=payment.currency,
+        metadata={
+            "workspace_id": session.workspace_id,
+            "request_id": request_id,
+            "payment_id": str(payment.id),
+            "invoice_ids": ",".join(str(invoice.id) for invoice in invoices),
+        },
+        idempotency_key=payment.idempotency_key,
+    )
+    if outcome.intent_id:
+        await Payment.update({Payment.stripe_payment_intent_id: outcome.intent_id}).where(Payment.id == payment.id)
+    status = await settle(payment.id, outcome)
+    if not keep_card and status in ("succeeded", "failed"):
+        await _forget_card(gateway, payment_method_id, customer_id)
+    return PaymentStarted(
+        payment_id=str(payment.id),
+        status=status,
+        client_secret=outcome.client_secret if status == "requires_action" else None,
+        payment_method_id=payment_method_id,
+        message=outcome.message,
+    )
+
+
+async def _claim(session: ClientSession, invoices: list[Invoice]) -> Payment:
+    """Move the invoices to `processing` and record the payment, or fail if any was taken meanwhile."""
+    ids = [invoice.id for invoice in invoices]
+    payment = Payment(
+        workspace=_uuid(session.workspace_id),
+        client=_uuid(session.client_id),
+        idempotency_key=f"payment:{uuid.uuid4()}",
+        currency=invoices[0].currency,
+        amount_minor=sum(invoice.amount_due_minor for invoice in invoices),
+        status="created",
+    )
+    async with write_transaction():
+        claimed = (
+            await Invoice.update({Invoice.status: "processing", Invoice.updated_at: utcnow()})
+            .where(Invoice.id.is_in(ids) & (Invoice.status == "outstanding"))
+            .returning(Invoice.id)
+        )
+        if len(claimed) != len(ids):
+            raise _AlreadyTaken()
+        await payment.save()
+        await PaymentAllocation.insert(
+            *[
+                PaymentAllocation(payment=payment.id, invoice=invoice.id, amount_minor=invoice.amount_due_minor)
+                for invoice in invoices
+            ]
+        )
+    return payment
+
+
+class _AlreadyTaken(Conflict):
+    def __init__(self) -> None:
+        super().__init__("These invoices are already being paid. Refresh the page to see where they stand.")
+
+
+async def settle(payment_id: uuid.UUID, outcome: PaymentOutcome) -> str:
+    """Apply Stripe's view of the intent; safe to call again and from the webhook (first writer wins)."""
+    status = {
+        "succeeded": "succeeded",
+        "processing": "processing",
+        "requires_action": "requires_action",
+        "requires_payment_method": "failed",
+        "canceled": "canceled",
+    }.get(outcome.status, "processing")
+    async with write_transaction():
+        moved = (
+            await Payment.update(
+                {
+                    Payment.status: status,
+                    Payment.failure_message: outcome.message if status in ("failed", "canceled") else None,
+                    Payment.succeeded_at: utcnow() if status == "succeeded" else None,
+                }
+            )
+            .where((Payment.id == payment_id) & Payment.status.not_in(list(CLOSED)))
+            .returning(Payment.id, Payment.workspace)
+        )
+        if not moved:
+            current = await Payment.select(Payment.status).where(Payment.id == payment_id).first()
+            return str(current["status"]) if current else status
+        allocations = await PaymentAllocation.select(PaymentAllocation.invoice, PaymentAllocation.amount_minor).where(
+            PaymentAllocation.payment == payment_id
+        )
+        workspace_id = moved[0]["workspace"]
+        if status == "succeeded":
+            await _mark_paid(workspace_id, allocations, outcome)
+        elif status in ("failed", "canceled"):
+            await Invoice.update({Invoice.status: "outstanding", Invoice.updated_at: utcnow()}).where(
+                Invoice.id.is_in([row["invoice"] for row in allocations]) & (Invoice.status == "processing")
+            )
+            await _log(
+                workspace_id, allocations, "payment_failed", outcome.message or "The payment did not go through."
+            )
+    return status
+
+
+async def _mark_paid(workspace_id: uuid.UUID, allocations: list[dict[str, Any]], outcome: PaymentOutcome) -> None:
+    for row in allocations:
+        invoice = (
+            await Invoice.select(Invoice.amount_due_minor, Invoice.amount_paid_minor)
+            .where(Invoice.id == row["invoice"])
+            .first()
+        )
+        if invoice is None:
+            continue
+        due = max(invoice["amount_due_minor"] - row["amount_minor"], 0)
+        await Invoice.update(
+            {
+                Invoice.status: "paid" if due == 0 else "outstanding",
+                Invoice.amount_due_minor: due,
+                Invoice.amount_paid_minor: invoice["amount_paid_minor"] + row["amount_minor"],
+                Invoice.updated_at: utcnow(),
+            }
+        ).where(Invoice.id == row["invoice"])
+    await _log(workspace_id, allocations, "paid", f"Paid by card ({outcome.intent_id})")
+
+
+async def _log(workspace_id: uuid.UUID, allocations: list[dict[str, Any]], kind: str, detail: str) -> None:
+    await Activity.insert(
+        *[
+            Activity(workspace=workspace_id, invoice_id=str(row["invoice"]), kind=kind, detail=detail)
+            for row in allocations
+        ]
+    )
+
+
+async def complete_payment(gateway: StripeGateway, session: ClientSession, payment_id: str) -> PaymentStarted:
+    """After 3-D Secure on the page: ask Stripe where the intent stands (never trust the page)."""
+    payment = await own_payment(session, payment_id)
+    if payment.stripe_payment_intent_id is None:
+        raise Conflict("This payment was never sent to the card network.")
+    outcome = await gateway.retrieve_payment_intent(payment.stripe_payment_intent_id)
+    if outcome.status == "requires_payment_method":
+        outcome = msgspec.structs.replace(outcome, message=outcome.message or "Your bank did not confirm this payment.")
+    status = await settle(payment.id, outcome)
+    return PaymentStarted(payment_id=str(payment.id), status=status, message=outcome.message)
+
+
+async def own_payment(session: ClientSession, payment_id: str) -> Payment:
+    """A payment of the session's client, or 404."""
+    payment = await Payment.objects().where(Payment.id == _uuid(payment_id)).first()
+    if payment is None or str(payment.client) != session.client_id:
+        raise NotFound("Page not found.")
+    return payment
+
+
+async def _forget_card(gateway: StripeGateway, payment_method_id: str, customer_id: str) -> None:
+    """A card the client did not choose to keep is detached after the payment."""
+    try:
+        await gateway.detach_payment_method(payment_method_id, customer_id=customer_id)
+    except Exception:
+        log.warning("card_detach_failed")
+
+
+def _uuid(value: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        raise NotFound("Page not found.") from None

@@ -1,0 +1,131 @@
+"""Stripe webhook events: each event id processed once, the object re-fetched instead of trusting order."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import structlog
+
+from core.clock import utcnow
+from core.settings import Settings
+from core.stripe_gateway import StripeGateway
+from core.tables import Activity, WebhookEvent
+from ledger.tables import Invoice
+from portal.payments import settle
+from portal.tables import Payment, PaymentAllocation
+from staff.alerts import alert_staff
+
+log = structlog.get_logger()
+
+Handler = Callable[[StripeGateway, Settings, dict[str, Any]], Awaitable[str | None]]
+"""Handles one event's object; returns the id of a payment that has just succeeded, if any."""
+
+
+async def handle_event(gateway: StripeGateway, settings: Settings, event: dict[str, Any]) -> str | None:
+    """Process a verified event unless it was processed before; returns a newly succeeded payment id."""
+    event_id = str(event.get("id") or "")
+    await WebhookEvent.insert(WebhookEvent(provider="stripe", event_id=event_id)).on_conflict(
+        target=(WebhookEvent.provider, WebhookEvent.event_id), action="DO NOTHING"
+    )
+    row = (
+        await WebhookEvent.select(WebhookEvent.processed_at)
+        .where((WebhookEvent.provider == "stripe") & (WebhookEvent.event_id == event_id))
+        .first()
+    )
+    if row is not None and row["processed_at"] is not None:
+        return None
+    handler = HANDLERS.get(str(event.get("type")))
+    succeeded = await handler(gateway, settings, event["data"]["object"]) if handler else None
+    await WebhookEvent.update({WebhookEvent.processed_at: utcnow()}).where(
+        (WebhookEvent.provider == "stripe") & (WebhookEvent.event_id == event_id)
+    )
+    return succeeded
+
+
+async def _payment_intent(gateway: StripeGateway, settings: Settings, intent: dict[str, Any]) -> str | None:
+    payment = await _payment_of(str(intent.get("id")), intent.get("metadata") or {})
+    if payment is None:
+        return None
+    fresh = await gateway.retrieve_payment_intent(str(intent["id"]))  # Events arrive in any order.
+    if payment.stripe_payment_intent_id is None:
+        await Payment.update({Payment.stripe_payment_intent_id: fresh.intent_id}).where(Payment.id == payment.id)
+    status = await settle(payment.id, fresh)
+    return str(payment.id) if status == "succeeded" and payment.status != "succeeded" else None
+
+
+async def _charge_reversed(gateway: StripeGateway, settings: Settings, charge: dict[str, Any]) -> str | None:
+    """A refund or dispute: the invoices are owed again, and the firm hears about it."""
+    intent_id = charge.get("payment_intent")
+    intent_id = intent_id.get("id") if isinstance(intent_id, dict) else intent_id
+    payment = await _payment_of(str(intent_id or ""), charge.get("metadata") or {})
+    if payment is None or payment.status in ("refunded", "disputed"):
+        return None
+    new_status = "disputed" if charge.get("object") == "dispute" or charge.get("disputed") else "refunded"
+    allocations = await PaymentAllocation.select(PaymentAllocation.invoice, PaymentAllocation.amount_minor).where(
+        PaymentAllocation.payment == payment.id
+    )
+    await Payment.update({Payment.status: new_status}).where(Payment.id == payment.id)
+    for allocation in allocations:
+        invoice = (
+            await Invoice.select(Invoice.amount_due_minor, Invoice.amount_paid_minor)
+            .where(Invoice.id == allocation["invoice"])
+            .first()
+        )
+        if invoice is None:
+            continue
+        await Invoice.update(
+            {
+                Invoice.status: "outstanding",
+                Invoice.amount_due_minor: invoice["amount_due_minor"] + allocation["amount_minor"],
+                Invoice.amount_paid_minor: max(invoice["amount_paid_minor"] - allocation["amount_minor"], 0),
+                Invoice.updated_at: utcnow(),
+            }
+        ).where(Invoice.id == allocation["invoice"])
+        await Activity(
+            workspace=payment.workspace,
+            invoice_id=str(allocation["invoice"]),
+            kind=new_status,
+            detail=f"The card payment was {new_status}; the invoice is outstanding again.",
+        ).save()
+    await alert_staff(
+        settings,
+        payment.workspace,
+        subject=f"A card payment was {new_status}",
+        text=f"Payment {payment.stripe_payment_intent_id} was {new_status}; its invoices are outstanding again.",
+    )
+    return None
+
+
+async def _dispute(gateway: StripeGateway, settings: Settings, dispute: dict[str, Any]) -> str | None:
+    return await _charge_reversed(gateway, settings, {**dispute, "object": "dispute"})
+
+
+async def _ignore(gateway: StripeGateway, settings: Settings, obj: dict[str, Any]) -> str | None:
+    """Saved cards are read live from Stripe, so these need no state of ours."""
+    return None
+
+
+async def _payment_of(intent_id: str, metadata: dict[str, Any]) -> Payment | None:
+    payment = (
+        await Payment.objects().where(Payment.stripe_payment_intent_id == intent_id).first() if intent_id else None
+    )
+    if payment is None and metadata.get("payment_id"):
+        try:
+            payment = await Payment.objects().where(Payment.id == metadata["payment_id"]).first()
+        except ValueError:
+            payment = None
+    return payment
+
+
+HANDLERS: dict[str, Handler] = {
+    "payment_intent.succeeded": _payment_intent,
+    "payment_intent.processing": _payment_intent,
+    "payment_intent.payment_failed": _payment_intent,
+    "payment_intent.canceled": _payment_intent,
+    "charge.refunded": _charge_reversed,
+    "charge.dispute.created": _dispute,
+    "setup_intent.succeeded": _ignore,
+    "payment_method.attached": _ignore,
+    "payment_method.detached": _ignore,
+}
