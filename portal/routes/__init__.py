@@ -7,6 +7,7 @@ from litestar.di import Provide
 
 from portal.deps import provide_client, require_client
 from portal.routes.links import fresh_link, magic_link
+from portal.routes.payment_methods import make_default, payment_methods_page, remove_card, save_card
 from portal.routes.payments import create_payment, finish_payment, new_setup_intent, pay_page, payment_result
 from portal.routes.requests import invoice_copy, request_view
 from portal.routes.webhooks import stripe_webhook
@@ -23,6 +24,10 @@ _signed_in = Router(
         create_payment,
         finish_payment,
         payment_result,
+        payment_methods_page,
+        save_card,
+        make_default,
+        remove_card,
     ],
 )
 

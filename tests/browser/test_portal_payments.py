@@ -108,3 +108,32 @@ async def test_portal_json_calls_need_the_csrf_token(client: httpx.AsyncClient, 
     await client.get(f"/p/{token}")
     response = await client.post("/portal/payments/setup-intent", json={})
     assert response.status_code == 403
+
+
+async def test_add_two_cards_set_default_and_remove_one(
+    page: Page, live_url: str, workspaces: WorkspaceFactory
+) -> None:
+    await _open_request(page, live_url, workspaces, [1500])
+    await page.get_by_role("link", name="Saved cards").click()
+    await expect(page.get_by_test_id("payment-method")).to_have_count(0)
+    for number in ("4242424242424242", "5555555555554444"):
+        await _enter_card(page, number)
+        await page.get_by_test_id("add-payment-method").click()
+        await expect(page.locator(".notice")).to_contain_text("Card saved")
+    cards = page.get_by_test_id("payment-method")
+    await expect(cards).to_have_count(2)
+    second = cards.filter(has_text="4444")
+    await second.get_by_test_id("set-default-payment-method").click()
+    await expect(page.locator(".notice")).to_contain_text("Default card changed")
+    await expect(cards.filter(has_text="4444").get_by_test_id("default-badge")).to_be_visible()
+    await cards.filter(has_text="4242").get_by_test_id("remove-payment-method").click()
+    await expect(page.locator(".notice")).to_contain_text("Card removed")
+    await expect(page.get_by_test_id("payment-method")).to_have_count(1)
+    await expect(page.get_by_test_id("payment-method")).to_contain_text("ending 4444")
+
+    # The saved default card pays without typing anything.
+    await page.get_by_role("link", name="Your invoices").click()
+    await page.get_by_test_id("pay-button").click()
+    await expect(page.get_by_test_id("payment-method").filter(has_text="4444").locator("input")).to_be_checked()
+    await page.get_by_test_id("submit-payment").click()
+    await expect(page.get_by_test_id("payment-result")).to_contain_text("$15.00 received")
