@@ -27,7 +27,7 @@ def content_security_policy(stripe_js_url: str, consent_urls: tuple[str, ...] = 
             f"script-src 'self' {stripe}",
             f"frame-src 'self' {stripe} https://hooks.stripe.com",
             f"connect-src 'self' {stripe} https://api.stripe.com",
-            "img-src 'self' data:",
+            "img-src 'self' data: https:",  # firms' logos live on their own https sites
             # Stripe.js and the card element inject styles; no user content is ever styled inline.
             "style-src 'self' 'unsafe-inline'",
             "object-src 'none'",

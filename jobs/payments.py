@@ -9,14 +9,17 @@ import structlog
 from saq.queue import Queue
 
 from core.clock import as_utc, utcnow
-from core.tables import Activity
+from core.mail import MailError, mailer_for
+from core.tables import Activity, Workspace
 from jobs.ledger import ledger_context
+from jobs.requests import RetryLater
 from jobs.spec import JobSpec, enqueue
 from ledger.clients import client_for
 from ledger.http import LedgerError
 from ledger.oauth import GrantRevoked
 from ledger.providers.base import LedgerPayment
 from ledger.tables import Client, Invoice, LedgerConnection
+from portal.receipts import receipt_email
 from portal.tables import Payment, PaymentAllocation
 from staff.alerts import alert_staff
 
@@ -101,3 +104,41 @@ async def _needs_staff(ctx: dict[str, Any], payment: Payment, invoice: Invoice, 
     await alert_staff(
         ctx["settings"], payment.workspace, subject="A payment needs recording in the ledger", text=detail
     )
+
+
+RECEIPT = JobSpec(name="send_receipt", timeout=120, heartbeat=30, retries=6, retry_delay=30.0, retry_backoff=1800.0)
+
+
+async def enqueue_receipt(queue: Queue, payment_id: str) -> None:
+    """Queue the client's receipt (keyed: one per payment)."""
+    await enqueue(queue, RECEIPT, key=f"receipt:{payment_id}", payment_id=payment_id)
+
+
+async def send_receipt(ctx: dict[str, Any], *, payment_id: str) -> dict[str, str]:
+    """Email the client a receipt for a succeeded payment."""
+    payment = await Payment.objects().where(Payment.id == uuid.UUID(payment_id)).first()
+    if payment is None or payment.status != "succeeded":
+        return {"status": "skipped"}
+    client = await Client.objects().where(Client.id == payment.client).first()
+    if client is None or not client.email:
+        return {"status": "no email"}
+    rows = await PaymentAllocation.select(PaymentAllocation.invoice.number, PaymentAllocation.amount_minor).where(
+        PaymentAllocation.payment == payment.id
+    )
+    firm = await Workspace.select(Workspace.name, Workspace.reply_to).where(Workspace.id == payment.workspace).first()
+    email = receipt_email(
+        to=client.email,
+        firm_name=firm["name"] if firm else "",
+        reply_to=firm["reply_to"] if firm else None,
+        lines=[(row["invoice.number"], row["amount_minor"]) for row in rows],
+        amount_minor=payment.amount_minor,
+        currency=payment.currency,
+        reference=payment.stripe_payment_intent_id or str(payment.id),
+        paid_on=as_utc(payment.succeeded_at or utcnow()).date(),
+        message_id=f"<receipt-{payment.id}@portal>",
+    )
+    try:
+        await mailer_for(ctx["settings"].smtp_url, ctx["settings"].mail_from).send(email)
+    except MailError as exc:
+        raise RetryLater(str(exc)) from exc
+    return {"status": "sent"}

@@ -30,6 +30,7 @@ def product_functions() -> list[JobFunction]:
         requests.dispatch_batch,
         requests.deliver_payment_request,
         payments.write_back_payment,
+        payments.send_receipt,
     ]
 
 

@@ -14,7 +14,7 @@ from litestar.response import Template
 from core.errors import Conflict, Invalid
 from core.scope import parse_id
 from core.stripe_gateway import CardDeclined, GatewayError, StripeGateway
-from jobs.payments import enqueue_write_back
+from jobs.payments import enqueue_receipt, enqueue_write_back
 from portal.payments import PaymentStarted, complete_payment, customer_for, own_payment, start_payment
 from portal.schemas import ClientSession
 from portal.services import request_page
@@ -152,3 +152,4 @@ async def payment_result(client: NamedDependency[ClientSession], payment_id: Fro
 
 async def _after_success(state: State, payment_id: str) -> None:
     await enqueue_write_back(state.queue, payment_id)
+    await enqueue_receipt(state.queue, payment_id)

@@ -9,7 +9,7 @@ from litestar.datastructures import State
 
 from core.errors import BadRequest
 from core.stripe_gateway import GatewayNotConfigured, InvalidWebhook
-from jobs.payments import enqueue_write_back
+from jobs.payments import enqueue_receipt, enqueue_write_back
 from portal.routes.payments import gateway_of
 from portal.stripe_events import handle_event
 
@@ -26,4 +26,5 @@ async def stripe_webhook(request: Request[Any, Any, Any], state: State) -> Respo
     succeeded = await handle_event(gateway, state.settings, event)
     if succeeded:
         await enqueue_write_back(state.queue, succeeded)
+        await enqueue_receipt(state.queue, succeeded)
     return Response(b"", status_code=200)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -126,3 +127,27 @@ async def test_another_clients_invoice_or_payment_is_404(
     await client.get(f"/p/{token}")
     assert (await client.get(f"/portal/invoices/{theirs.id}/pdf")).status_code == 404
     assert (await client.get(f"/portal/payments/{started['payment_id']}")).status_code == 404
+
+
+async def test_two_tabs_paying_at_once_make_one_charge(
+    client: httpx.AsyncClient, workspaces: WorkspaceFactory, stripe_stand_in: LocalStripe
+) -> None:
+    created, _ = await workspaces.create()
+    customer = await make_client(created.workspace_id, email="tabs@client.example")
+    invoice = await make_invoice(created.workspace_id, customer, amount_due=7700)
+    token = await make_request(created.workspace_id, customer, [invoice])
+    opened = await client.get(f"/p/{token}", follow_redirects=False)
+    request_id = opened.headers["location"].rsplit("/", 1)[1]
+    page = await client.get(f"/portal/requests/{request_id}/pay?invoice={invoice.id}")
+    headers = {"x-csrftoken": page.text.split('data-csrf="', 1)[1].split('"', 1)[0]}
+    setups = []
+    for _ in range(2):
+        setup = json_of((await client.post("/portal/payments/setup-intent", json={}, headers=headers)).content)
+        await stripe_stand_in.confirm_card_setup(setup["client_secret"], "4242424242424242")
+        setups.append(setup["setup_intent_id"])
+    body = {"request_id": request_id, "invoice_ids": [str(invoice.id)]}
+    first, second = await asyncio.gather(
+        *[client.post("/portal/payments", json={**body, "setup_intent_id": s}, headers=headers) for s in setups]
+    )
+    assert sorted([first.status_code, second.status_code]) == [200, 409]
+    assert await Payment.count().where((Payment.client == customer.id) & (Payment.status == "succeeded")) == 1

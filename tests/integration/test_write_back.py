@@ -17,6 +17,7 @@ from tests.factories import make_request
 from tests.helpers import auth, json_of
 from tests.integration.test_ledger_xero import connected_workspace
 from tests.ledger_helpers import recent_invoices
+from tests.mailcatcher import Catcher
 from tests.stripe_harness import LocalStripe
 
 
@@ -26,6 +27,7 @@ async def test_card_payment_is_written_back_to_xero_once(
     xero: XeroStandIn,
     stripe_stand_in: LocalStripe,
     running_app: Any,
+    mail: Catcher,
 ) -> None:
     tenant = xero.sandbox.add_tenant("Write Back Ltd")
     [ledger_invoice, *_] = xero.sandbox.load_seed(
@@ -86,3 +88,6 @@ async def test_card_payment_is_written_back_to_xero_once(
     detail = json_of((await client.get(f"/api/v1/invoices/{invoice.id}", headers=auth(token))).content)
     assert detail["status"] == "paid"
     assert {item["kind"] for item in detail["activity"]} >= {"paid", "written_back"}
+    assert customer.email
+    [receipt] = [m for m in await mail.wait_for(customer.email) if m["Subject"].startswith("Receipt")]
+    assert invoice.number in receipt.get_body(("plain",)).get_content()
