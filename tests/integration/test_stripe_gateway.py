@@ -31,11 +31,6 @@ from core.stripe_gateway import (
 )
 from tests.stripe_harness import WEBHOOK_SECRET, LocalStripe, StripeJsError, running_localstripe
 
-# stripe's HTTPXClient hands httpx the encoded form as `data=`, which httpx deprecates; not ours to fix.
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:Use 'content=<...>' to upload raw bytes/text content:DeprecationWarning"
-)
-
 VISA = "4242424242424242"
 DECLINED = "4000000000000002"  # refused when saved (SetupIntent confirm / attach)
 CHARGE_FAILS = "4000000000000341"  # saves fine, every charge is declined
