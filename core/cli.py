@@ -193,7 +193,7 @@ def demo(port: int, data_dir: str) -> None:
         settings = demo_settings(directory, port, demo_environment(ledgers))
         settings = run_with_database(settings, lambda: _prepare_schema(settings))
         api_token = run_with_database(settings, seed_demo)
-        connect_when_up(base_url, api_token)
+        connect_when_up(base_url, api_token, directory / "portal.sqlite3")
         banner = (
             f"\nCollections portal demo (offline)\n"
             f"  Staff sign-in: {base_url}/staff/login\n"

@@ -13,10 +13,8 @@ the whole payment flow without a browser.
 
 from __future__ import annotations
 
-import asyncio
 import re
 import threading
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,10 +22,9 @@ from typing import Any
 
 import httpx
 import msgspec
-from aiohttp import web
 
-from core.serving import free_port
 from core.settings import Settings
+from core.stripe_standin import LocalStripeServer
 
 SECRET_KEY = "sk_test_localstripe"
 """localstripe accepts any secret key that starts with `sk_`."""
@@ -172,53 +169,8 @@ async def _post_like_stripe_js(http: httpx.AsyncClient, url: str, body: dict[str
     return dict(decoded)
 
 
-class _Server:
-    """localstripe's aiohttp app served from one event loop in a daemon thread.
-
-    aiohttp binds an Application to the first loop that runs it, and localstripe's app is a module global,
-    so the loop (and its thread) lives as long as the process; only the listening socket comes and goes.
-    """
-
-    def __init__(self) -> None:
-        # Imported here: importing localstripe builds its global store and app. Its handlers are plain
-        # functions, which aiohttp deprecates when the routes are added; that is localstripe's to fix.
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", "Bare functions are deprecated", DeprecationWarning)
-            from localstripe.server import app
-
-        self._app: web.Application = app
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="localstripe", daemon=True)
-        self._thread.start()
-        self._runner: web.AppRunner | None = None
-
-    def start(self) -> int:
-        """Listen on a free loopback port; returns the port."""
-        port = free_port()
-        asyncio.run_coroutine_threadsafe(self._serve(port), self._loop).result(timeout=20)
-        return port
-
-    def stop(self) -> None:
-        """Close the socket and drop webhook deliveries localstripe has not sent yet."""
-        asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(timeout=20)
-
-    async def _serve(self, port: int) -> None:
-        self._runner = web.AppRunner(self._app, access_log=None)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", port).start()
-
-    async def _shutdown(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-        pending = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
-
-
 _lock = threading.Lock()
-_server: _Server | None = None
+_server: LocalStripeServer | None = None
 _port: int | None = None
 _users = 0
 
@@ -229,7 +181,7 @@ def running_localstripe() -> Iterator[LocalStripe]:
     global _server, _port, _users  # localstripe's own state is process-global
     with _lock:
         if _server is None:
-            _server = _Server()
+            _server = LocalStripeServer()
         if _port is None:
             _port = _server.start()
         _users += 1
