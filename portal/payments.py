@@ -8,6 +8,7 @@ UPDATE in one transaction, so two tabs paying at once make at most one charge. A
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -40,8 +41,14 @@ class PaymentStarted(msgspec.Struct):
     message: str | None = None
 
 
-async def payable_invoices(session: ClientSession, request_id: str, invoice_ids: Sequence[str]) -> list[Invoice]:
-    """The chosen invoices of the session's request, all outstanding and in one currency."""
+async def payable_invoices(
+    session: ClientSession, request_id: str, invoice_ids: Sequence[str], gateway: StripeGateway | None = None
+) -> list[Invoice]:
+    """The chosen invoices of the session's request, all outstanding and in one currency.
+
+    With a gateway, an earlier attempt of this client that stopped at 3-D Secure is cancelled first,
+    so an abandoned challenge never locks the invoices.
+    """
     request = await PaymentRequest.objects().where(PaymentRequest.id == _uuid(request_id)).first()
     if request is None or str(request.client) != session.client_id:
         raise NotFound("Page not found.")
@@ -52,6 +59,9 @@ async def payable_invoices(session: ClientSession, request_id: str, invoice_ids:
     if not wanted or not wanted <= {row["invoice"] for row in linked}:
         raise NotFound("Page not found.")
     invoices = await Invoice.objects().where(Invoice.id.is_in(list(wanted))).order_by(Invoice.due_date)
+    if gateway is not None and any(invoice.status == "processing" for invoice in invoices):
+        await _release_abandoned(gateway, session, [invoice.id for invoice in invoices])
+        invoices = await Invoice.objects().where(Invoice.id.is_in(list(wanted))).order_by(Invoice.due_date)
     if any(invoice.status != "outstanding" for invoice in invoices):
         raise Conflict("Some of these invoices are already paid or being paid.")
     if len({invoice.currency for invoice in invoices}) != 1:
@@ -85,7 +95,7 @@ async def start_payment(
     keep_card: bool,
 ) -> PaymentStarted:
     """Claim the invoices, charge the card once, and settle what Stripe answered."""
-    invoices = await payable_invoices(session, request_id, invoice_ids)
+    invoices = await payable_invoices(session, request_id, invoice_ids, gateway)
     customer_id = await customer_for(gateway, session)
     await gateway.attach_payment_method(payment_method_id, customer_id)
     payment = await _claim(session, invoices)
@@ -143,6 +153,36 @@ async def _claim(session: ClientSession, invoices: list[Invoice]) -> Payment:
             ]
         )
     return payment
+
+
+async def release_stale_attempts(gateway: StripeGateway, session: ClientSession, *, older_than: dt.timedelta) -> None:
+    """Cancel this client's payments left waiting for 3-D Secure (a closed tab), so their invoices are payable again."""
+    stuck = await Payment.objects().where(
+        (Payment.client == _uuid(session.client_id))
+        & (Payment.status == "requires_action")
+        & (Payment.created_at < utcnow() - older_than)
+    )
+    await _cancel(gateway, stuck)
+
+
+async def _release_abandoned(gateway: StripeGateway, session: ClientSession, invoice_ids: list[uuid.UUID]) -> None:
+    rows = await PaymentAllocation.select(PaymentAllocation.payment).where(PaymentAllocation.invoice.is_in(invoice_ids))
+    stuck = await Payment.objects().where(
+        Payment.id.is_in([row["payment"] for row in rows] or [uuid.UUID(int=0)])
+        & (Payment.client == _uuid(session.client_id))
+        & (Payment.status == "requires_action")
+    )
+    await _cancel(gateway, stuck)
+
+
+async def _cancel(gateway: StripeGateway, stuck: list[Payment]) -> None:
+    for payment in stuck:
+        if payment.stripe_payment_intent_id is None:
+            continue
+        outcome = await gateway.cancel_payment_intent(
+            payment.stripe_payment_intent_id, idempotency_key=f"cancel:{payment.id}"
+        )
+        await settle(payment.id, outcome)
 
 
 class _AlreadyTaken(Conflict):

@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from litestar import Response, get
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Template
 
+from portal.payments import release_stale_attempts
 from portal.schemas import ClientSession
 from portal.services import client_invoice_pdf, request_page
 
+STALE_CHALLENGE = dt.timedelta(minutes=10)
+"""A 3-D Secure challenge left this long was abandoned (a closed tab): its invoices become payable again."""
+
 
 @get("/portal/requests/{request_id:str}")
-async def request_view(client: NamedDependency[ClientSession], request_id: FromPath[str]) -> Template:
+async def request_view(client: NamedDependency[ClientSession], state: State, request_id: FromPath[str]) -> Template:
     """Every invoice of the request with amounts, due dates, status and its copy."""
+    if state.stripe is not None:
+        await release_stale_attempts(state.stripe, client, older_than=STALE_CHALLENGE)
     page = await request_page(client, request_id)
     return Template("portal/request.html", context={"page": page})
 

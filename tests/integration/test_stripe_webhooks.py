@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import hashlib
 import hmac
 import json
@@ -151,3 +152,23 @@ async def test_two_tabs_paying_at_once_make_one_charge(
     )
     assert sorted([first.status_code, second.status_code]) == [200, 409]
     assert await Payment.count().where((Payment.client == customer.id) & (Payment.status == "succeeded")) == 1
+
+
+async def test_an_abandoned_bank_challenge_frees_the_invoice(
+    client: httpx.AsyncClient, workspaces: WorkspaceFactory, stripe_stand_in: LocalStripe
+) -> None:
+    started, invoice = await paid_through_page(client, workspaces, stripe_stand_in, card="4000002760003184")
+    assert started["status"] == "requires_action"
+    assert (await Invoice.select(Invoice.status).where(Invoice.id == invoice.id).first()) == {"status": "processing"}
+    # The client closed the tab during the challenge; ten minutes later their page lets them pay again.
+    await Payment.update({Payment.created_at: dt.datetime.now(dt.UTC) - dt.timedelta(minutes=11)}).where(
+        Payment.id == uuid.UUID(started["payment_id"])
+    )
+    page = await client.get(f"/portal/payments/{started['payment_id']}")
+    link = page.text.split('href="/portal/requests/', 1)[1].split('"', 1)[0]
+    again = await client.get(f"/portal/requests/{link}")
+    assert 'data-testid="pay-button"' in again.text
+    assert (await Invoice.select(Invoice.status).where(Invoice.id == invoice.id).first()) == {"status": "outstanding"}
+    assert (await Payment.select(Payment.status).where(Payment.id == uuid.UUID(started["payment_id"])).first()) == {
+        "status": "canceled"
+    }
