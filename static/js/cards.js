@@ -4,20 +4,8 @@
   if (!form) return;
   const result = form.querySelector("[data-testid=payment-result]");
   const button = form.querySelector("[data-testid=add-payment-method]");
-  const stripe = Stripe(form.dataset.publishableKey);
-  const card = stripe.elements().create("card");
-  card.mount("#card-element");
-  const post = async (url, body) => {
-    const response = await fetch(url, {
-      method: "POST",
-      headers: { "Content-Type": "application/json", "x-csrftoken": form.dataset.csrf },
-      body: JSON.stringify(body ?? {}),
-      credentials: "same-origin",
-    });
-    const data = await response.json().catch(() => ({}));
-    if (!response.ok) throw new Error(data?.error?.message || "We could not save this card.");
-    return data;
-  };
+  const { stripe, card, post: send } = window.cardForm(form);
+  const post = (url, body) => send(url, body, "We could not save this card.");
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     button.disabled = true;

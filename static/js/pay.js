@@ -6,21 +6,8 @@
   if (!form) return;
   const result = form.querySelector("[data-testid=payment-result]");
   const submit = form.querySelector("[data-testid=submit-payment]");
-  const stripe = Stripe(form.dataset.publishableKey);
-  const card = stripe.elements().create("card");
-  card.mount("#card-element");
-
-  const post = async (url, body) => {
-    const response = await fetch(url, {
-      method: "POST",
-      headers: { "Content-Type": "application/json", "x-csrftoken": form.dataset.csrf },
-      body: JSON.stringify(body ?? {}),
-      credentials: "same-origin",
-    });
-    const data = await response.json().catch(() => ({}));
-    if (!response.ok) throw new Error(data?.error?.message || "Something went wrong. Nothing was charged.");
-    return data;
-  };
+  const { stripe, card, post: send } = window.cardForm(form);
+  const post = (url, body) => send(url, body, "Something went wrong. Nothing was charged.");
   const say = (text, ok) => { result.textContent = text; result.className = "payment-result " + (ok ? "ok" : "bad"); };
 
   form.addEventListener("submit", async (event) => {
