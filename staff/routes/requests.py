@@ -31,6 +31,7 @@ from staff.payment_requests import (
 from staff.request_emails import DEFAULT_MESSAGE, DEFAULT_SUBJECT, PLACEHOLDERS
 from staff.request_schemas import PaymentRequestCreate, PaymentSettings
 from staff.schemas import StaffIdentity
+from staff.settings import template_for, templates_for
 
 
 class RequestForm(msgspec.Struct, kw_only=True):
@@ -61,7 +62,14 @@ class RequestForm(msgspec.Struct, kw_only=True):
 
 
 def _panel(
-    staff: StaffIdentity, form: RequestForm, *, summary: Any, error: dict[str, str] | None = None, preview: Any = None
+    staff: StaffIdentity,
+    form: RequestForm,
+    *,
+    summary: Any,
+    error: dict[str, str] | None = None,
+    preview: Any = None,
+    templates: Any = (),
+    single: str | None = None,
 ) -> Template:
     return Template(
         "staff/request_panel.html",
@@ -72,6 +80,8 @@ def _panel(
             "errors": error or {},
             "preview": preview,
             "placeholders": PLACEHOLDERS,
+            "templates": templates,
+            "single": single,
         },
         status_code=422 if error else 200,
     )
@@ -83,15 +93,21 @@ async def request_panel(
     staff: NamedDependency[StaffIdentity],
     workspace: NamedDependency[WorkspaceScope],
     invoice_id: FromQuery[str | None] = None,
+    template: FromQuery[str | None] = None,
 ) -> Template:
-    """The panel for the selection, or for one invoice from its ⋯ menu."""
+    """The panel for the selection, or for one invoice from its ⋯ menu; `template` starts from a saved text."""
     ids = [invoice_id] if invoice_id else selection.selected_ids(request.session)
-    form = RequestForm(invoice_ids=ids, subject=DEFAULT_SUBJECT, message=DEFAULT_MESSAGE, card="1")
+    subject, message = DEFAULT_SUBJECT, DEFAULT_MESSAGE
+    if template:
+        saved = await template_for(workspace, template)
+        subject, message = saved.subject, saved.body
+    form = RequestForm(invoice_ids=ids, subject=subject, message=message, card="1")
+    templates = await templates_for(workspace)
     try:
         summary = await select_invoices(workspace, form.to_create("preview"))
     except Invalid as exc:
-        return _panel(staff, form, summary=None, error={"invoice_ids": exc.message})
-    return _panel(staff, form, summary=summary)
+        return _panel(staff, form, summary=None, error={"invoice_ids": exc.message}, templates=templates)
+    return _panel(staff, form, summary=summary, templates=templates, single=invoice_id)
 
 
 @post("/requests/preview")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import email
 import email.policy
+import html
 import io
 import re
 import uuid
@@ -12,8 +13,10 @@ import uuid
 import httpx
 
 from core.mail import Attachment, OutboxMailer, OutgoingEmail
+from core.scope import WorkspaceScope
 from core.tables import OutboxMessage
 from staff.services import create_api_token
+from staff.settings import templates_for
 from tests.conftest import WorkspaceFactory
 from tests.factories import make_client, make_invoice
 from tests.helpers import auth, csrf_from, json_of
@@ -127,3 +130,21 @@ async def test_copy_client_link_makes_a_working_link_and_retires_the_old_one(
 async def create_api_token_for(workspace_id: str) -> str:
     """An API token for a workspace made in the test."""
     return await create_api_token(uuid.UUID(workspace_id), name="test")
+
+
+async def test_request_panel_starts_from_a_saved_template(
+    client: httpx.AsyncClient, workspaces: WorkspaceFactory
+) -> None:
+    workspace_id = await _signed_in(client, workspaces)
+    customer = await make_client(workspace_id)
+    invoice = await make_invoice(workspace_id, customer, number="INV-TPL")
+    panel = await client.get(f"/staff/requests/new?invoice_id={invoice.id}")
+    overdue = re.search(r'href="(/staff/requests/new\?template=[^"]+)">Overdue<', panel.text)
+    assert overdue is not None
+    chosen = await client.get(overdue.group(1).replace("&amp;", "&"))
+    assert chosen.status_code == 200
+    saved = {t.name: t for t in await templates_for(WorkspaceScope(workspace_id=uuid.UUID(workspace_id)))}["Overdue"]
+    message = re.search(r'<textarea name="message"[^>]*>(.*?)</textarea>', chosen.text, re.S)
+    assert message is not None
+    assert html.unescape(message.group(1)) == saved.body
+    assert 'name="invoice_ids" value="' + str(invoice.id) in chosen.text
