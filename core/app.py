@@ -80,7 +80,8 @@ def create_app(
                 if app.state.stripe is not None:
                     await app.state.stripe.aclose()
 
-    sessions = DatabaseStore("session")
+    # Sessions last 12 h from their last change; an unchanged session is not rewritten on every page view.
+    sessions = DatabaseStore("session", skip_unchanged=True)
     return Litestar(
         route_handlers=[
             api_router,

@@ -19,7 +19,7 @@ log = structlog.get_logger()
 _FRIENDLY_TITLES = {
     400: "That did not work",
     401: "Please sign in",
-    403: "This form has expired",
+    403: "Not allowed",
     404: "Page not found",
     405: "That did not work",
     410: "This link has expired",
@@ -47,7 +47,9 @@ def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> R
     if isinstance(exc, NotAuthorizedException) and request.url.path.startswith("/staff"):
         return Redirect(f"/staff/login?next={quote(request.url.path)}", status_code=303)
     if isinstance(exc, PermissionDeniedException) and "CSRF" in str(exc.detail):
-        return _page(403, "The form was open too long or came from another site. Go back, reload it and try again.")
+        page = _page(403, "The form was open too long or came from another site. Go back, reload it and try again.")
+        page.context["title"] = "This form has expired"
+        return page
     if exc.status_code >= HTTP_500_INTERNAL_SERVER_ERROR:
         return _page(500, "We could not finish that. Nothing was changed; please try again.")
     return _page(exc.status_code, str(exc.detail))

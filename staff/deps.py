@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import msgspec
 from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException
@@ -14,6 +15,7 @@ from core.errors import NotAuthenticated
 from core.scope import WorkspaceScope
 from staff.schemas import StaffIdentity
 from staff.services import scope_for_api_token
+from staff.tables import StaffUser
 
 SESSION_KEY = "staff"
 
@@ -45,15 +47,25 @@ def current_staff(connection: ASGIConnection[Any, Any, Any, Any]) -> StaffIdenti
 
 
 async def require_staff(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    """Guard for staff pages: a signed-in session (else the error handler redirects to sign-in)."""
-    if current_staff(connection) is None:
+    """Guard for staff pages: a signed-in session of an account that still exists, with its current role.
+
+    The role is read from the database on every request, so a removed or demoted person loses
+    access at once rather than when their session ends.
+    """
+    staff = current_staff(connection)
+    row = (
+        await StaffUser.select(StaffUser.role).where(StaffUser.id == uuid.UUID(staff.staff_id)).first()
+        if staff
+        else None
+    )
+    if staff is None or row is None:
         raise NotAuthorizedException("Sign in to continue.")
+    connection.state.staff = msgspec.structs.replace(staff, role=row["role"])
 
 
 async def provide_staff(request: Request[Any, Any, Any]) -> StaffIdentity:
-    """The signed-in staff member (the guard has checked there is one)."""
-    staff = current_staff(request)
-    assert staff is not None
+    """The signed-in staff member as the guard found them."""
+    staff: StaffIdentity = request.state.staff
     return staff
 
 
