@@ -118,3 +118,13 @@ def write_transaction() -> Any:
     if isinstance(engine, SQLiteEngine):
         return engine.transaction(transaction_type=TransactionType.immediate)
     return engine.transaction()
+
+
+INSERT_CHUNK = 1000
+"""Rows per INSERT: PostgreSQL allows at most 32,767 bind parameters in one statement."""
+
+
+async def insert_all(table: type[Table], rows: list[Any]) -> None:
+    """Insert many rows of one table, a thousand per statement (inside the caller's transaction)."""
+    for start in range(0, len(rows), INSERT_CHUNK):
+        await table.insert(*rows[start : start + INSERT_CHUNK])

@@ -11,7 +11,7 @@ import msgspec
 from saq.queue import Queue
 
 from core.clock import as_utc, utcnow
-from core.db import write_transaction
+from core.db import insert_all, write_transaction
 from core.errors import Invalid
 from core.scope import WorkspaceScope, parse_id
 from core.tables import Activity, Workspace
@@ -242,9 +242,9 @@ async def send_requests(
             )
         )
     async with write_transaction():
-        await PaymentRequest.insert(*requests)
-        await PaymentRequestInvoice.insert(*links)
-        await Activity.insert(*activity)
+        await insert_all(PaymentRequest, requests)
+        await insert_all(PaymentRequestInvoice, links)
+        await insert_all(Activity, activity)
     await enqueue_delivery(queue, batch_id, tokens)
     return SendOut(
         batch_id=batch_id,

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Any
 
 import httpx
 import pytest
 
-from portal.tables import PaymentRequest
+from core.db import insert_all
+from ledger.tables import Invoice
+from portal.tables import PaymentRequest, PaymentRequestInvoice
+from staff.request_schemas import MAX_INVOICES
 from tests.conftest import WorkspaceFactory
 from tests.factories import make_client, make_invoice
 from tests.helpers import auth, json_of
@@ -124,3 +128,33 @@ async def test_unknown_fields_and_modes_are_rejected(client: httpx.AsyncClient, 
         assert response.status_code == 400
         assert json_of(response.content)["error"]["code"] == "bad_request"
     assert await _requests_of(workspace_id) == 0
+
+
+async def test_the_largest_allowed_request_is_accepted(client: httpx.AsyncClient, workspaces: WorkspaceFactory) -> None:
+    """5,000 invoices in one call: every row is stored (PostgreSQL caps parameters per statement)."""
+    created, _ = await workspaces.create()
+    customer = await make_client(created.workspace_id, email="big@client.example")
+    rows = [
+        Invoice(
+            workspace=uuid.UUID(created.workspace_id),
+            client=customer.id,
+            source="xero",
+            external_id=f"big-{n}",
+            number=f"BIG-{n:05d}",
+            currency="USD",
+            total_minor=100,
+            amount_due_minor=100,
+            issue_date=dt.date(2026, 11, 1),
+            due_date=dt.date(2026, 12, 1),
+            ledger_status="AUTHORISED",
+        )
+        for n in range(MAX_INVOICES)
+    ]
+    await insert_all(Invoice, rows)
+    response = await _post(client, created.api_token, {"mode": "send", "invoice_ids": [str(r.id) for r in rows]})
+    assert response.status_code == 202, response.text
+    assert json_of(response.content)["count"] == MAX_INVOICES
+    stored = await PaymentRequestInvoice.count().where(
+        PaymentRequestInvoice.request == uuid.UUID(json_of(response.content)["requests"][0]["id"])
+    )
+    assert stored == MAX_INVOICES
