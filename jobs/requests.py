@@ -43,7 +43,7 @@ async def enqueue_redelivery(queue: Queue, request_id: str, token: str, *, attem
 
 
 async def dispatch_batch(ctx: dict[str, Any], *, tokens: dict[str, str]) -> dict[str, int]:
-    """Queue one delivery per request (keyed: a retried dispatch queues nothing twice)."""
+    """Queue one delivery per request; a delivery that runs again finds its request sent and does nothing."""
     for request_id, token in tokens.items():
         await enqueue(ctx["queue"], DELIVER, key=f"deliver:{request_id}", request_id=request_id, token=token)
     return {"queued": len(tokens)}

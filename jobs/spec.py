@@ -24,11 +24,16 @@ class JobSpec:
     retry_backoff: float | bool = 300.0
     """Exponential backoff from retry_delay, capped at this many seconds."""
     ttl: int = 24 * 3600
-    """Seconds a finished job (and so its key) is remembered; a key re-enqueued within it is ignored."""
+    """Seconds a finished job's result is kept.
+
+    SAQ ignores a key only while its job is queued or running; a finished job's key can run again.
+    Every job is therefore safe to run twice on its own (status checks, idempotency keys), and keys
+    only keep duplicates from piling up in the queue.
+    """
 
 
 async def enqueue(queue: Queue, spec: JobSpec, *, key: str, **kwargs: Any) -> Job | None:
-    """Enqueue `spec` under `key`; returns None when a job with that key is already queued, running or recent."""
+    """Enqueue `spec` under `key`; returns None when a job with that key is already queued or running."""
     return await queue.enqueue(
         spec.name,
         key=key,
