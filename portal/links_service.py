@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from piccolo.columns.combination import WhereRaw
 from saq.queue import Queue
 
 from core.scope import WorkspaceScope
@@ -20,7 +21,8 @@ async def request_fresh_link(queue: Queue, *, token: str, email: str) -> int:
         found = await PaymentRequest.objects().where(PaymentRequest.token_hash == token_digest(token)).first()
         requests = [found] if found else []
     elif email.strip():
-        clients = await Client.select(Client.id).where(Client.email.ilike(email.strip()))
+        # Exact address, any case: never a pattern (a "%" must not match everyone).
+        clients = await Client.select(Client.id).where(WhereRaw("lower(email) = {}", email.strip().lower()))
         if clients:
             requests = (
                 await PaymentRequest.objects()

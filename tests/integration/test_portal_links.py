@@ -61,3 +61,24 @@ async def test_fresh_link_requests_are_rate_limited_and_need_csrf(running_app: L
     assert without_token.status_code == 403
     assert statuses[:5] == [200] * 5
     assert statuses[5] == 429
+
+
+async def test_a_fresh_link_by_email_matches_the_exact_address_only(running_app: Litestar) -> None:
+    factory = WorkspaceFactory()
+    created, _ = await factory.create()
+    customer = await make_client(created.workspace_id, email="Real.Person@Client.example")
+    await make_request(created.workspace_id, customer, [await make_invoice(created.workspace_id, customer)])
+    digest = await _digest_of(customer.id)
+    transport = httpx.ASGITransport(app=running_app, client=("198.51.100.77", 5000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver.local") as client:
+        csrf = csrf_from((await client.get("/p/unknown")).text)
+        await client.post("/p/fresh-link", data={"email": "%", "_csrf_token": csrf})
+        assert await _digest_of(customer.id) == digest  # a pattern matches nobody
+        await client.post("/p/fresh-link", data={"email": "real.person@client.EXAMPLE", "_csrf_token": csrf})
+    assert await _digest_of(customer.id) != digest  # a fresh link went to the address on file
+
+
+async def _digest_of(client_id: object) -> str:
+    row = await PaymentRequest.select(PaymentRequest.token_hash).where(PaymentRequest.client == client_id).first()
+    assert row is not None
+    return str(row["token_hash"])
