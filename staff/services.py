@@ -17,8 +17,13 @@ from core.tables import Workspace
 from staff.schemas import StaffIdentity, WorkspaceCreated
 from staff.tables import ApiToken, StaffUser
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$|^[^@\s]+@localhost$")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+|[^@\s]+@localhost")
 MIN_PASSWORD_LENGTH = 10
+
+
+def valid_email(value: str) -> bool:
+    """A plausible single email address; `fullmatch`, so no trailing newline slips into a header."""
+    return bool(_EMAIL.fullmatch(value))
 
 
 def normalise_email(email: str) -> str:
@@ -32,7 +37,7 @@ async def create_workspace(*, name: str, admin_email: str, admin_password: str) 
     email = normalise_email(admin_email)
     if not name.strip():
         errors["name"] = "Give the workspace a name."
-    if not _EMAIL.match(email):
+    if not valid_email(email):
         errors["admin_email"] = "Enter a valid email address."
     if len(admin_password) < MIN_PASSWORD_LENGTH:
         errors["admin_password"] = f"Use at least {MIN_PASSWORD_LENGTH} characters."

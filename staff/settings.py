@@ -7,7 +7,6 @@ the session, so someone demoted or removed a moment ago can no longer change set
 from __future__ import annotations
 
 import asyncio
-import re
 import uuid
 from functools import cache
 from typing import Any
@@ -24,7 +23,7 @@ from core.tables import Workspace
 from staff.request_emails import check_placeholders
 from staff.request_schemas import MAX_MESSAGE, MAX_SUBJECT
 from staff.schemas import StaffIdentity
-from staff.services import MIN_PASSWORD_LENGTH, normalise_email
+from staff.services import MIN_PASSWORD_LENGTH, normalise_email, valid_email
 from staff.settings_schemas import (
     InviteForm,
     MessageTemplateOut,
@@ -38,9 +37,6 @@ from staff.tables import MessageTemplate, StaffUser
 ROLES = ("admin", "member")
 MIN_LINK_DAYS, MAX_LINK_DAYS = 7, 365
 MAX_NAME, MAX_LOGO_URL, MAX_EMAIL, MAX_TEMPLATE_NAME = 200, 500, 320, 60
-# Same shape as `staff.services` accepts at sign-up, but anchored with fullmatch so a trailing
-# newline (a header injection in Reply-To) cannot slip past `$`.
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+|[^@\s]+@localhost")
 
 DEFAULT_TEMPLATES: tuple[TemplateForm, ...] = (
     TemplateForm(
@@ -70,11 +66,6 @@ DEFAULT_TEMPLATES: tuple[TemplateForm, ...] = (
         ),
     ),
 )
-
-
-def valid_email(value: str) -> bool:
-    """A plausible single email address (no spaces or line breaks)."""
-    return bool(_EMAIL.fullmatch(value))
 
 
 @cache
