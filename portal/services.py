@@ -8,11 +8,11 @@ from collections import defaultdict
 from core.clock import as_utc, utcnow
 from core.errors import NotFound
 from core.security import token_digest
-from core.tables import Activity, Workspace
+from core.tables import Activity
 from ledger.clients import LedgerContext
 from ledger.pdfs import invoice_pdf
 from ledger.schemas import CurrencyTotal
-from ledger.tables import Client, Invoice
+from ledger.tables import Invoice
 from portal.schemas import ClientSession, PortalInvoice, RequestPage
 from portal.tables import PaymentRequest, PaymentRequestInvoice
 
@@ -46,8 +46,19 @@ async def open_link(token: str, *, ip: str, user_agent: str) -> ClientSession:
 
 async def request_page(session: ClientSession, request_id: str) -> RequestPage:
     """The request's invoices, for its own client only (anything else is 404)."""
-    request = await PaymentRequest.objects().where(PaymentRequest.id == _id(request_id)).first()
-    if request is None or str(request.client) != session.client_id:
+    # Two queries for the hot page a client reloads: the request with its firm and client, then its invoices.
+    request = (
+        await PaymentRequest.select(
+            PaymentRequest.id,
+            PaymentRequest.client,
+            PaymentRequest.link_expires_at,
+            PaymentRequest.workspace.name,
+            PaymentRequest.client.name,
+        )
+        .where(PaymentRequest.id == _id(request_id))
+        .first()
+    )
+    if request is None or str(request["client"]) != session.client_id:
         raise NotFound("Page not found.")
     rows = await PaymentRequestInvoice.select(
         PaymentRequestInvoice.invoice.id,
@@ -59,7 +70,7 @@ async def request_page(session: ClientSession, request_id: str) -> RequestPage:
         PaymentRequestInvoice.invoice.issue_date,
         PaymentRequestInvoice.invoice.due_date,
         PaymentRequestInvoice.invoice.status,
-    ).where(PaymentRequestInvoice.request == request.id)
+    ).where(PaymentRequestInvoice.request == request["id"])
     today = utcnow().date()
     invoices = [
         PortalInvoice(
@@ -80,15 +91,13 @@ async def request_page(session: ClientSession, request_id: str) -> RequestPage:
     for invoice in invoices:
         if invoice.status == "outstanding":
             totals[invoice.currency] += invoice.amount_due
-    firm = await Workspace.select(Workspace.name).where(Workspace.id == request.workspace).first()
-    client = await Client.select(Client.name).where(Client.id == request.client).first()
     return RequestPage(
-        request_id=str(request.id),
-        firm_name=firm["name"] if firm else "",
-        client_name=client["name"] if client else "",
+        request_id=str(request["id"]),
+        firm_name=request["workspace.name"],
+        client_name=request["client.name"],
         invoices=invoices,
         totals=[CurrencyTotal(currency=c, amount_due=a) for c, a in sorted(totals.items())],
-        link_expires_at=as_utc(request.link_expires_at),
+        link_expires_at=as_utc(request["link_expires_at"]),
     )
 
 

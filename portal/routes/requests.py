@@ -21,9 +21,10 @@ STALE_CHALLENGE = dt.timedelta(minutes=10)
 @get("/portal/requests/{request_id:str}")
 async def request_view(client: NamedDependency[ClientSession], state: State, request_id: FromPath[str]) -> Template:
     """Every invoice of the request with amounts, due dates, status and its copy."""
-    if state.stripe is not None:
-        await release_stale_attempts(state.stripe, client, older_than=STALE_CHALLENGE)
     page = await request_page(client, request_id)
+    if state.stripe is not None and any(invoice.status == "processing" for invoice in page.invoices):
+        await release_stale_attempts(state.stripe, client, older_than=STALE_CHALLENGE)
+        page = await request_page(client, request_id)
     return Template("portal/request.html", context={"page": page})
 
 
