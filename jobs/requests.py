@@ -25,9 +25,18 @@ from staff.request_emails import InvoiceLine, compose, firm_of, invoice_attachme
 
 log = structlog.get_logger()
 
-DISPATCH = JobSpec(name="dispatch_batch", timeout=600, heartbeat=60, retries=10, retry_delay=2.0, retry_backoff=60.0)
+# Both carry raw link tokens in their arguments, so finished jobs are kept only briefly (ttl).
+DISPATCH = JobSpec(
+    name="dispatch_batch", timeout=600, heartbeat=60, retries=10, retry_delay=2.0, retry_backoff=60.0, ttl=600
+)
 DELIVER = JobSpec(
-    name="deliver_payment_request", timeout=120, heartbeat=30, retries=6, retry_delay=30.0, retry_backoff=1800.0
+    name="deliver_payment_request",
+    timeout=120,
+    heartbeat=30,
+    retries=6,
+    retry_delay=30.0,
+    retry_backoff=1800.0,
+    ttl=3600,
 )
 """SMTP trouble is retried for about an hour and a half (30 s doubling, capped at 30 min), then the request fails."""
 

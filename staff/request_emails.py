@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import string
 import uuid
@@ -21,6 +22,7 @@ from ledger.clients import LedgerContext
 from ledger.pdfs import invoice_pdf
 
 PLACEHOLDERS = ("client_name", "invoice_numbers", "invoice_count", "amount_due", "due_date", "firm_name", "link")
+PDF_BATCH = 5
 DEFAULT_SUBJECT = "{invoice_numbers} from {firm_name}"
 DEFAULT_MESSAGE = (
     "Hi {client_name},\n\n"
@@ -155,9 +157,12 @@ async def firm_of(scope: WorkspaceScope) -> Firm:
 
 
 async def invoice_attachments(ledger: LedgerContext, lines: list[InvoiceLine]) -> list[Attachment]:
-    """Each invoice's ledger PDF, bytes unchanged, named `<invoice number>.pdf`."""
-    attachments = []
-    for line in lines:
-        filename, content = await invoice_pdf(ledger, uuid.UUID(line.id))
-        attachments.append(Attachment(filename=filename, content_type="application/pdf", content=content))
-    return attachments
+    """Each invoice's ledger PDF, bytes unchanged, named `<invoice number>.pdf`.
+
+    Fetched a few at a time (the ledger's per-tenant limit is 5 calls); a failure stops at its batch.
+    """
+    copies: list[tuple[str, bytes]] = []
+    for start in range(0, len(lines), PDF_BATCH):
+        batch = lines[start : start + PDF_BATCH]
+        copies += await asyncio.gather(*(invoice_pdf(ledger, uuid.UUID(line.id)) for line in batch))
+    return [Attachment(filename=name, content_type="application/pdf", content=content) for name, content in copies]
