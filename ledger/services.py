@@ -49,6 +49,7 @@ _ROW_COLUMNS = (
     Invoice.client.id,
     Invoice.client.name,
     Invoice.client.email,
+    Invoice.client.has_saved_card,
 )
 _SORTS: dict[str, tuple[Column, bool]] = {
     "due_date": (Invoice.due_date, True),
@@ -245,7 +246,7 @@ async def _invoices_out(rows: list[dict[str, Any]]) -> list[InvoiceOut]:
             due_date=row["due_date"],
             status=row["status"],
             ledger_status=row["ledger_status"],
-            has_payment_method=False,
+            has_payment_method=bool(row["client.has_saved_card"]),
             scheduled_collection=schedules.get(row["id"]),
             last_request=requests.get(row["id"]),
         )

@@ -6,6 +6,7 @@ from piccolo.columns import (
     JSON,
     UUID,
     BigInt,
+    Boolean,
     Bytea,
     Date,
     ForeignKey,
@@ -74,6 +75,9 @@ class Client(Table):
     name = Varchar(length=255, null=False)
     email = Varchar(length=320, null=True, default=None)
     stripe_customer_id = Varchar(length=64, null=True, default=None, unique=True)
+    has_saved_card = Boolean(
+        default=False, null=False, help_text="Mirror of Stripe: the client keeps at least one card with us."
+    )
     created_at = Timestamptz(default=TimestamptzNow(), null=False)
 
 

@@ -69,6 +69,13 @@ async def payable_invoices(
     return invoices
 
 
+async def refresh_saved_card_flag(gateway: StripeGateway, session: ClientSession, customer_id: str) -> bool:
+    """Mirror whether the client keeps a card with us (the Outstanding list shows it without asking Stripe)."""
+    has_card = bool(await gateway.list_payment_methods(customer_id))
+    await Client.update({Client.has_saved_card: has_card}).where(Client.id == _uuid(session.client_id))
+    return has_card
+
+
 async def customer_for(gateway: StripeGateway, session: ClientSession) -> str:
     """The client's Stripe Customer, created on first use."""
     client = await Client.objects().where(Client.id == _uuid(session.client_id)).first()
@@ -117,6 +124,8 @@ async def start_payment(
     status = await settle(payment.id, outcome)
     if not keep_card and status in ("succeeded", "failed"):
         await _forget_card(gateway, payment_method_id, customer_id)
+    elif keep_card:
+        await refresh_saved_card_flag(gateway, session, customer_id)
     return PaymentStarted(
         payment_id=str(payment.id),
         status=status,

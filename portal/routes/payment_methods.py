@@ -11,7 +11,7 @@ from litestar.response import Redirect, Template
 
 from core.errors import Conflict
 from core.stripe_gateway import CardDeclined, GatewayError, PaymentMethodNotOwned
-from portal.payments import customer_for
+from portal.payments import customer_for, refresh_saved_card_flag
 from portal.routes.payments import gateway_of
 from portal.schemas import ClientSession
 
@@ -61,6 +61,7 @@ async def save_card(client: NamedDependency[ClientSession], state: State, data: 
     try:
         method = await gateway.payment_method_from_setup(data.setup_intent_id, customer_id=customer_id)
         await gateway.attach_payment_method(method, customer_id)
+        await refresh_saved_card_flag(gateway, client, customer_id)
     except CardDeclined as declined:
         raise Conflict(declined.client_message) from None
     except GatewayError:
@@ -83,8 +84,10 @@ async def make_default(client: NamedDependency[ClientSession], state: State, met
 async def remove_card(client: NamedDependency[ClientSession], state: State, method_id: FromPath[str]) -> Redirect:
     """Forget a card."""
     gateway = gateway_of(state)
+    customer_id = await customer_for(gateway, client)
     try:
-        await gateway.detach_payment_method(method_id, customer_id=await customer_for(gateway, client))
+        await gateway.detach_payment_method(method_id, customer_id=customer_id)
     except PaymentMethodNotOwned:
         raise Conflict("That card is not one of yours.") from None
+    await refresh_saved_card_flag(gateway, client, customer_id)
     return Redirect("/portal/payment-methods?done=removed", status_code=303)

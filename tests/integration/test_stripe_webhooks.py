@@ -15,6 +15,7 @@ import httpx
 
 from ledger.tables import Invoice
 from portal.tables import Payment
+from staff.services import create_api_token
 from tests.conftest import WorkspaceFactory
 from tests.factories import make_client, make_invoice, make_request
 from tests.helpers import json_of
@@ -172,3 +173,35 @@ async def test_an_abandoned_bank_challenge_frees_the_invoice(
     assert (await Payment.select(Payment.status).where(Payment.id == uuid.UUID(started["payment_id"])).first()) == {
         "status": "canceled"
     }
+
+
+async def test_staff_see_when_a_client_keeps_a_card(
+    client: httpx.AsyncClient, workspaces: WorkspaceFactory, stripe_stand_in: LocalStripe
+) -> None:
+    created, _ = await workspaces.create()
+    customer = await make_client(created.workspace_id, email="keeper@client.example")
+    invoice = await make_invoice(created.workspace_id, customer)
+    token = await make_request(created.workspace_id, customer, [invoice])
+    api = {"Authorization": f"Bearer {await create_api_token(uuid.UUID(created.workspace_id), name='t')}"}
+
+    async def has_card() -> bool:
+        body = json_of((await client.get(f"/api/v1/invoices/{invoice.id}", headers=api)).content)
+        return bool(body["has_payment_method"])
+
+    assert not await has_card()
+    await client.get(f"/p/{token}")
+    page = await client.get("/portal/payment-methods")
+    headers = {"x-csrftoken": page.text.split('data-csrf="', 1)[1].split('"', 1)[0]}
+    setup = json_of((await client.post("/portal/payments/setup-intent", json={}, headers=headers)).content)
+    await stripe_stand_in.confirm_card_setup(setup["client_secret"], "4242424242424242")
+    saved = await client.post(
+        "/portal/payment-methods", json={"setup_intent_id": setup["setup_intent_id"]}, headers=headers
+    )
+    assert saved.status_code == 200
+    assert await has_card()
+
+    listing = await client.get("/portal/payment-methods")
+    method_id = listing.text.split('data-method-id="', 1)[1].split('"', 1)[0]
+    csrf = listing.text.split('name="_csrf_token" value="', 1)[1].split('"', 1)[0]
+    await client.post(f"/portal/payment-methods/{method_id}/remove", data={"_csrf_token": csrf})
+    assert not await has_card()
