@@ -137,9 +137,3 @@ def create_app(
         ),
         debug=False,
     )
-
-
-def state_settings(state: State) -> Settings:
-    """Typed access to the settings kept in app state."""
-    settings: Settings = state.settings
-    return settings

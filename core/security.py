@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 import secrets
 
 from argon2 import PasswordHasher
@@ -38,13 +37,6 @@ def new_token(prefix: str = "") -> str:
 def token_digest(token: str) -> str:
     """SHA-256 hex of a token: what the database stores instead of the token."""
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def constant_time_equal(a: str | bytes, b: str | bytes) -> bool:
-    """Compare secrets without leaking where they differ."""
-    left = a.encode() if isinstance(a, str) else a
-    right = b.encode() if isinstance(b, str) else b
-    return hmac.compare_digest(left, right)
 
 
 class SecretBox:

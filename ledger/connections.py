@@ -200,11 +200,6 @@ async def list_connections(scope: WorkspaceScope) -> ConnectionList:
     return ConnectionList(items=[_out(row) for row in rows])
 
 
-async def get_connection(scope: WorkspaceScope, connection_id: str) -> ConnectionOut:
-    """One connection of the workspace."""
-    return _out(await scope.get(LedgerConnection, connection_id, what="ledger connection"))
-
-
 async def set_payment_account(scope: WorkspaceScope, connection_id: str, account_code: str) -> ConnectionOut:
     """The ledger account collected payments are recorded against."""
     code = account_code.strip()

@@ -16,6 +16,7 @@ from core.clock import as_utc, utcnow
 from core.db import is_sqlite
 from core.errors import Invalid, NotFound
 from core.scope import WorkspaceScope, parse_id
+from core.stripe_gateway import StripeGateway
 from core.tables import Activity, Workspace
 from ledger.schemas import (
     ActivityOut,
@@ -27,6 +28,7 @@ from ledger.schemas import (
     InvoiceListQuery,
     InvoiceOut,
     LastRequestOut,
+    PaymentMethodOut,
     ScheduledCollectionOut,
 )
 from ledger.tables import Client, Invoice
@@ -61,10 +63,29 @@ _SORTS: dict[str, tuple[Column, bool]] = {
 STATUSES = ("outstanding", "processing", "paid", "voided", "all")
 
 
-async def client_detail(scope: WorkspaceScope, client_id: str) -> ClientDetailOut:
-    """A client of this workspace with its saved payment methods."""
+async def client_detail(scope: WorkspaceScope, client_id: str, gateway: StripeGateway | None) -> ClientDetailOut:
+    """A client of this workspace with the cards they keep with us (read from Stripe, the source of truth)."""
     client = await scope.get(Client, client_id, what="client")
-    return ClientDetailOut(id=str(client.id), name=client.name, email=client.email, payment_methods=[])
+    cards = (
+        await gateway.list_payment_methods(client.stripe_customer_id) if gateway and client.stripe_customer_id else []
+    )
+    return ClientDetailOut(
+        id=str(client.id),
+        name=client.name,
+        email=client.email,
+        payment_methods=[
+            PaymentMethodOut(
+                id=card.id,
+                type="card",
+                brand=card.brand,
+                last4=card.last4,
+                exp_month=card.exp_month,
+                exp_year=card.exp_year,
+                is_default=card.is_default,
+            )
+            for card in cards
+        ],
+    )
 
 
 async def invoice_detail(scope: WorkspaceScope, invoice_id: str) -> InvoiceDetailOut:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from litestar import get
+from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 
@@ -12,6 +13,8 @@ from ledger.services import client_detail
 
 
 @get("/clients/{client_id:str}", summary="A client and their saved payment methods")
-async def get_client(workspace: NamedDependency[WorkspaceScope], client_id: FromPath[str]) -> ClientDetailOut:
+async def get_client(
+    workspace: NamedDependency[WorkspaceScope], state: State, client_id: FromPath[str]
+) -> ClientDetailOut:
     """One client of this workspace; another workspace's id is 404."""
-    return await client_detail(workspace, client_id)
+    return await client_detail(workspace, client_id, state.stripe)

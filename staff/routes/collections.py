@@ -77,7 +77,7 @@ def _date(value: str, field: str) -> dt.date | None:
         raise Invalid("Use a date like 2026-12-01.", fields={field: "Use a date like 2026-12-01."}) from None
 
 
-def _filters(request: Request[Any, Any, Any]) -> ListFilters:
+def filters_from(request: Request[Any, Any, Any]) -> ListFilters:
     params = {key: request.query_params.get(key) for key in ListFilters.__struct_fields__}
     filters = ListFilters(**{key: value for key, value in params.items() if value})
     return filters if filters.tab in TABS else msgspec.structs.replace(filters, tab="outstanding")
@@ -88,7 +88,7 @@ async def collections_page(
     request: Request[Any, Any, Any], staff: NamedDependency[StaffIdentity], workspace: NamedDependency[WorkspaceScope]
 ) -> Template:
     """The invoice table for a tab and filters; htmx asks for the table alone, a browser for the page."""
-    filters = _filters(request)
+    filters = filters_from(request)
     error = None
     try:
         page = await list_invoices(workspace, filters.query())
@@ -140,7 +140,7 @@ async def select_all(
     request: Request[Any, Any, Any], workspace: NamedDependency[WorkspaceScope]
 ) -> Template | Redirect:
     """Select every invoice the current filters match, without loading them into the page."""
-    filters = _filters(request)
+    filters = filters_from(request)
     await selection.select_all_matching(request.session, workspace, filters.query())
     if request.headers.get("hx-request"):
         return Template(

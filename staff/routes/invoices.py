@@ -21,7 +21,7 @@ from ledger.http import LedgerError
 from ledger.pdfs import PdfUnavailable, invoice_pdf
 from ledger.services import invoice_detail, list_invoices, mark_paid_manually, undo_manual_payment
 from ledger.tables import Invoice
-from staff.routes.collections import _filters
+from staff.routes.collections import filters_from
 from staff.schemas import StaffIdentity
 
 EXPORT_PAGE = 500
@@ -83,7 +83,7 @@ async def undo_paid(
 @get("/collections.csv")
 async def export_csv(request: Request[Any, Any, Any], workspace: NamedDependency[WorkspaceScope]) -> Stream:
     """The current tab and filters as CSV, streamed page by page (amounts as decimals in the currency)."""
-    filters = _filters(request)
+    filters = filters_from(request)
 
     async def rows() -> AsyncIterator[str]:
         buffer = io.StringIO()

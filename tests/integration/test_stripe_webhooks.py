@@ -199,6 +199,8 @@ async def test_staff_see_when_a_client_keeps_a_card(
     )
     assert saved.status_code == 200
     assert await has_card()
+    detail = json_of((await client.get(f"/api/v1/clients/{customer.id}", headers=api)).content)
+    assert [(m["type"], m["last4"], m["is_default"]) for m in detail["payment_methods"]] == [("card", "4242", False)]
 
     listing = await client.get("/portal/payment-methods")
     method_id = listing.text.split('data-method-id="', 1)[1].split('"', 1)[0]
