@@ -66,7 +66,12 @@ def create_app(
             app.state.stripe = StripeGateway(settings) if settings.stripe_secret_key else None
             worker_task: asyncio.Task[None] | None = None
             if in_process_worker:
-                shared = {"settings": settings, "http": http, "ledger": app.state.ledger}
+                shared = {
+                    "settings": settings,
+                    "http": http,
+                    "ledger": app.state.ledger,
+                    "stripe": app.state.stripe,
+                }
                 worker = build_worker(app_queue, context=shared, handle_signals=False)
                 worker_task = asyncio.create_task(worker.start())
             try:

@@ -8,7 +8,14 @@ from piccolo.conf.apps import AppConfig
 
 from core.tables import Activity, InstanceSetting, KeyValue, OutboxMessage, WebhookEvent, Workspace
 from ledger.tables import Client, Invoice, InvoicePdf, LedgerConnection, LedgerGrant
-from portal.tables import Payment, PaymentAllocation, PaymentRequest, PaymentRequestInvoice, ScheduledCollection
+from portal.tables import (
+    Payment,
+    PaymentAllocation,
+    PaymentRequest,
+    PaymentRequestInvoice,
+    ReminderSent,
+    ScheduledCollection,
+)
 from staff.tables import ApiToken, MessageTemplate, StaffUser
 
 APP_CONFIG = AppConfig(
@@ -34,5 +41,6 @@ APP_CONFIG = AppConfig(
         Payment,
         PaymentAllocation,
         ScheduledCollection,
+        ReminderSent,
     ],
 )

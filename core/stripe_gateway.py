@@ -425,6 +425,40 @@ class StripeGateway:
         """The PaymentIntent as Stripe has it now (after 3-D Secure, or to check a webhook's claim)."""
         return _outcome(await self._call(self._client.v1.payment_intents.retrieve_async(intent_id)))
 
+    async def find_charged_intent(
+        self, *, customer_id: str, payment_id: str, amount_minor: int, currency: str
+    ) -> PaymentOutcome | None:
+        """The customer's PaymentIntent made for our `payment_id` that reached a charge, if any.
+
+        Recovers a charge whose answer was lost (the worker died while Stripe was answering). Stripe's
+        idempotency key would return that intent anyway; this also holds where keys are ignored (localstripe).
+        It walks the customer's charges (a list both accept) and reads the intents behind the matching ones.
+        """
+        seen: set[str] = set()
+        starting_after: str | None = None
+        while True:
+            params: dict[str, Any] = {"customer": customer_id, "limit": 100}
+            if starting_after:
+                params["starting_after"] = starting_after
+            page = await self._call(self._client.v1.charges.list_async(cast(Any, params)))
+            charges: list[dict[str, Any]] = page.get("data") or []
+            for charge in charges:
+                intent_id = _id_of(charge.get("payment_intent"))
+                if (
+                    intent_id is None
+                    or intent_id in seen
+                    or int(charge.get("amount") or 0) != amount_minor
+                    or str(charge.get("currency") or "").upper() != currency.upper()
+                ):
+                    continue
+                seen.add(intent_id)
+                outcome = await self.retrieve_payment_intent(intent_id)
+                if outcome.metadata.get("payment_id") == payment_id:
+                    return outcome
+            if not page.get("has_more") or not charges:
+                return None
+            starting_after = _str(charges[-1], "id")
+
     async def cancel_payment_intent(self, intent_id: str, *, idempotency_key: str) -> PaymentOutcome:
         """Give up on a payment that has not gone through (e.g. 3-D Secure abandoned), so it can never succeed later."""
         return _outcome(

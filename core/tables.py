@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from piccolo.columns import (
     UUID,
+    Boolean,
     Bytea,
     ForeignKey,
     Integer,
@@ -28,6 +29,16 @@ class Workspace(Table):
     )
     logo_url = Varchar(
         length=500, null=True, default=None, help_text="https URL of the firm's logo for the portal and emails."
+    )
+    retry_soft_declines = Boolean(
+        default=True, null=False, help_text="Retry a scheduled collection once after a soft decline."
+    )
+    retry_after_business_days = Integer(default=3, null=False, help_text="Business days before that retry.")
+    reminder_days = Varchar(
+        length=100,
+        default="-3,0,7,14",
+        null=False,
+        help_text="Days relative to the due date on which requested, unpaid invoices are reminded ('' = off).",
     )
     templates_seeded_at = Timestamptz(
         null=True, default=None, help_text="When the default message templates were added (only ever once)."

@@ -93,9 +93,11 @@ def _permanent(exc: Exception) -> bool:
     return isinstance(exc, LedgerError) and (exc.status in (400, 403) or "account code" in str(exc))
 
 
-async def _needs_staff(ctx: dict[str, Any], payment: Payment, invoice: Invoice, reason: str) -> None:
+async def _needs_staff(
+    ctx: dict[str, Any], payment: Payment, invoice: Invoice, reason: str, *, action: str = "recorded in"
+) -> None:
     detail = (
-        f"The payment for {invoice.number} could not be recorded in the ledger: {reason}. "
+        f"The payment for {invoice.number} could not be {action} the ledger: {reason}. "
         "Check the payment account code on the Connections page; it is retried when the connection is fixed."
     )
     await Activity(
@@ -104,6 +106,62 @@ async def _needs_staff(ctx: dict[str, Any], payment: Payment, invoice: Invoice, 
     await alert_staff(
         ctx["settings"], payment.workspace, subject="A payment needs recording in the ledger", text=detail
     )
+
+
+REVERSE = JobSpec(
+    name="reverse_write_back", timeout=300, heartbeat=60, retries=12, retry_delay=30.0, retry_backoff=3600.0
+)
+"""A refunded or disputed payment's ledger payments are removed, retrying for about a day."""
+
+
+async def enqueue_reversal(queue: Queue, payment_id: str) -> None:
+    """Queue the removal of a reversed payment from the ledger (keyed per payment)."""
+    await enqueue(queue, REVERSE, key=f"reverse:{payment_id}", payment_id=payment_id)
+
+
+async def reverse_write_back(ctx: dict[str, Any], *, payment_id: str) -> dict[str, int]:
+    """Delete each written-back ledger payment of a refunded or disputed payment; safe to run again."""
+    payment = await Payment.objects().where(Payment.id == uuid.UUID(payment_id)).first()
+    if payment is None or payment.status not in ("refunded", "disputed"):
+        return {"reversed": 0}
+    allocations = await PaymentAllocation.objects().where(
+        (PaymentAllocation.payment == payment.id)
+        & PaymentAllocation.ledger_payment_id.is_not_null()
+        & PaymentAllocation.reversed_at.is_null()
+    )
+    reversed_count = 0
+    for allocation in allocations:
+        invoice = await Invoice.objects().where(Invoice.id == allocation.invoice).first()
+        if invoice is None or invoice.connection is None or allocation.ledger_payment_id is None:
+            continue
+        connection = await LedgerConnection.objects().where(LedgerConnection.id == invoice.connection).first()
+        assert connection is not None
+        try:
+            await client_for(ledger_context(ctx), connection).reverse_payment(allocation.ledger_payment_id)
+        except (GrantRevoked, LedgerError) as exc:
+            if _already_gone(exc):
+                pass
+            elif _permanent(exc):
+                await _needs_staff(ctx, payment, invoice, str(exc), action="removed from")
+                continue
+            else:
+                raise
+        await PaymentAllocation.update({PaymentAllocation.reversed_at: utcnow()}).where(
+            PaymentAllocation.id == allocation.id
+        )
+        await Activity(
+            workspace=payment.workspace,
+            invoice_id=str(invoice.id),
+            kind="ledger_payment_removed",
+            detail=f"Payment removed from {connection.provider.capitalize()} ({allocation.ledger_payment_id})",
+        ).save()
+        reversed_count += 1
+    return {"reversed": reversed_count}
+
+
+def _already_gone(exc: Exception) -> bool:
+    """The ledger no longer has the payment (deleted by a previous run or by hand): the goal is met."""
+    return isinstance(exc, LedgerError) and exc.status == 404
 
 
 RECEIPT = JobSpec(name="send_receipt", timeout=120, heartbeat=30, retries=6, retry_delay=30.0, retry_backoff=1800.0)

@@ -12,7 +12,8 @@ from saq.queue import Queue
 from saq.types import PartialTimersDict
 from saq.worker import Worker
 
-from jobs import ledger, maintenance, payments, requests
+from core.stripe_gateway import StripeGateway
+from jobs import collections, ledger, maintenance, payments, requests
 from ledger.clients import LedgerContext
 
 JobFunction = Callable[..., Any]
@@ -31,6 +32,9 @@ def product_functions() -> list[JobFunction]:
         requests.deliver_payment_request,
         payments.write_back_payment,
         payments.send_receipt,
+        payments.reverse_write_back,
+        collections.run_due_collections,
+        collections.collect_payment,
     ]
 
 
@@ -39,6 +43,7 @@ def product_cron_jobs(sync_interval_minutes: int = 15) -> list[CronJob[Any]]:
     return [
         CronJob(maintenance.purge_expired_entries, cron=maintenance.PURGE_EXPIRED_CRON, timeout=120, ttl=600),
         CronJob(ledger.sync_all_connections, cron=f"*/{sync_interval_minutes} * * * *", timeout=120, ttl=60),
+        CronJob(collections.run_due_collections, cron="* * * * *", timeout=120, ttl=60),
     ]
 
 
@@ -86,6 +91,13 @@ def build_worker(
         ctx["queue"] = queue
         if "settings" in shared and "http" in shared and "ledger" not in shared:
             ctx["ledger"] = LedgerContext.create(shared["settings"], shared["http"])
+        if "settings" in shared and "stripe" not in shared and shared["settings"].stripe_secret_key:
+            ctx["stripe"] = ctx["own_stripe"] = StripeGateway(shared["settings"])
+
+    async def shutdown(ctx: dict[str, Any]) -> None:
+        gateway: StripeGateway | None = ctx.pop("own_stripe", None)
+        if gateway is not None:
+            await gateway.aclose()
 
     timers: PartialTimersDict = {"sweep": max(sweep_seconds, 1)}  # type: ignore[typeddict-item]
     worker: Worker[Any] = Worker(
@@ -94,6 +106,7 @@ def build_worker(
         cron_jobs=list(cron_jobs if cron_jobs is not None else product_cron_jobs(_sync_interval(shared))),
         concurrency=concurrency,
         startup=startup,
+        shutdown=shutdown,
         before_process=_start_heartbeat,
         after_process=_stop_heartbeat,
         timers=timers,

@@ -12,7 +12,7 @@ from piccolo.columns import Column
 from piccolo.columns.combination import And, Or, Where, WhereRaw
 from piccolo.query.functions.aggregate import Count, Sum
 
-from core.clock import as_utc, utcnow
+from core.clock import as_utc, local_date, utcnow
 from core.db import is_sqlite
 from core.errors import Invalid, NotFound
 from core.scope import WorkspaceScope, parse_id
@@ -194,14 +194,8 @@ def _client_id(value: str) -> uuid.UUID:
 
 async def workspace_today(scope: WorkspaceScope) -> dt.date:
     """Today in the workspace's time zone: what "overdue" and "collect on" mean to the firm."""
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
     row = await Workspace.select(Workspace.timezone).where(Workspace.id == scope.workspace_id).first()
-    try:
-        zone = ZoneInfo(row["timezone"] if row else "UTC")
-    except ZoneInfoNotFoundError:
-        zone = ZoneInfo("UTC")
-    return utcnow().astimezone(zone).date()
+    return local_date(utcnow(), row["timezone"] if row else "UTC")
 
 
 class _Cursor(msgspec.Struct, array_like=True):

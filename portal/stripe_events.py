@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Literal, NamedTuple
 
 import structlog
 
@@ -18,12 +18,20 @@ from staff.alerts import alert_staff
 
 log = structlog.get_logger()
 
-Handler = Callable[[StripeGateway, Settings, dict[str, Any]], Awaitable[str | None]]
-"""Handles one event's object; returns the id of a payment that has just succeeded, if any."""
+
+class FollowUp(NamedTuple):
+    """A payment whose state an event just changed, and what must follow (jobs the route queues)."""
+
+    action: Literal["paid", "reversed"]
+    payment_id: str
 
 
-async def handle_event(gateway: StripeGateway, settings: Settings, event: dict[str, Any]) -> str | None:
-    """Process a verified event unless it was processed before; returns a newly succeeded payment id."""
+Handler = Callable[[StripeGateway, Settings, dict[str, Any]], Awaitable[FollowUp | None]]
+"""Handles one event's object; returns the follow-up it calls for, if any."""
+
+
+async def handle_event(gateway: StripeGateway, settings: Settings, event: dict[str, Any]) -> FollowUp | None:
+    """Process a verified event unless it was processed before; returns what must follow."""
     event_id = str(event.get("id") or "")
     await WebhookEvent.insert(WebhookEvent(provider="stripe", event_id=event_id)).on_conflict(
         target=(WebhookEvent.provider, WebhookEvent.event_id), action="DO NOTHING"
@@ -43,7 +51,7 @@ async def handle_event(gateway: StripeGateway, settings: Settings, event: dict[s
     return succeeded
 
 
-async def _payment_intent(gateway: StripeGateway, settings: Settings, intent: dict[str, Any]) -> str | None:
+async def _payment_intent(gateway: StripeGateway, settings: Settings, intent: dict[str, Any]) -> FollowUp | None:
     payment = await _payment_of(str(intent.get("id")), intent.get("metadata") or {})
     if payment is None:
         return None
@@ -51,11 +59,11 @@ async def _payment_intent(gateway: StripeGateway, settings: Settings, intent: di
     if payment.stripe_payment_intent_id is None:
         await Payment.update({Payment.stripe_payment_intent_id: fresh.intent_id}).where(Payment.id == payment.id)
     status = await settle(payment.id, fresh)
-    return str(payment.id) if status == "succeeded" and payment.status != "succeeded" else None
+    return FollowUp("paid", str(payment.id)) if status == "succeeded" and payment.status != "succeeded" else None
 
 
-async def _charge_reversed(gateway: StripeGateway, settings: Settings, charge: dict[str, Any]) -> str | None:
-    """A refund or dispute: the invoices are owed again, and the firm hears about it."""
+async def _charge_reversed(gateway: StripeGateway, settings: Settings, charge: dict[str, Any]) -> FollowUp | None:
+    """A refund or dispute: the invoices are owed again, the ledger payments are to be removed, the firm told."""
     intent_id = charge.get("payment_intent")
     intent_id = intent_id.get("id") if isinstance(intent_id, dict) else intent_id
     payment = await _payment_of(str(intent_id or ""), charge.get("metadata") or {})
@@ -94,14 +102,14 @@ async def _charge_reversed(gateway: StripeGateway, settings: Settings, charge: d
         subject=f"A card payment was {new_status}",
         text=f"Payment {payment.stripe_payment_intent_id} was {new_status}; its invoices are outstanding again.",
     )
-    return None
+    return FollowUp("reversed", str(payment.id))
 
 
-async def _dispute(gateway: StripeGateway, settings: Settings, dispute: dict[str, Any]) -> str | None:
+async def _dispute(gateway: StripeGateway, settings: Settings, dispute: dict[str, Any]) -> FollowUp | None:
     return await _charge_reversed(gateway, settings, {**dispute, "object": "dispute"})
 
 
-async def _ignore(gateway: StripeGateway, settings: Settings, obj: dict[str, Any]) -> str | None:
+async def _ignore(gateway: StripeGateway, settings: Settings, obj: dict[str, Any]) -> FollowUp | None:
     """Saved cards are read live from Stripe, so these need no state of ours."""
     return None
 

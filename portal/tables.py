@@ -77,17 +77,37 @@ class PaymentAllocation(Table):
     amount_minor = BigInt(null=False)
     ledger_payment_id = Varchar(length=64, null=True, default=None)
     written_back_at = Timestamptz(null=True, default=None)
+    reversed_at = Timestamptz(null=True, default=None, help_text="When the ledger payment was removed (refund).")
 
 
 class ScheduledCollection(Table):
-    """A charge against a saved payment method, now or on a date."""
+    """A charge against a client's saved payment method, now or on a date.
+
+    scheduled → processing → succeeded | failed | cancelled | requires_action. A soft decline may put a
+    failed collection back to `scheduled` with the next `attempt`; each attempt has its own Payment, whose
+    idempotency key is `collection:{id}:{attempt}`.
+    """
 
     id = UUID(primary_key=True)
     workspace = ForeignKey(Workspace, null=False, on_delete=OnDelete.restrict)
     invoice = ForeignKey(Invoice, null=False, on_delete=OnDelete.restrict)
     payment_method_id = Varchar(length=64, null=False)
-    collect_on = Date(null=False, index=True)
+    collect_on = Date(null=False, index=True, help_text="The date in the workspace's time zone.")
     status = Varchar(length=16, default="scheduled", null=False, index=True)
     attempt = Integer(default=0, null=False)
+    payment = ForeignKey(Payment, null=True, default=None, on_delete=OnDelete.restrict, help_text="Latest attempt.")
+    decline_code = Varchar(length=64, null=True, default=None)
     note = Text(default="", null=False)
+    created_by = Varchar(length=320, default="", null=False, help_text="Staff email or 'api'.")
+    created_at = Timestamptz(default=TimestamptzNow(), null=False)
+    updated_at = Timestamptz(default=TimestamptzNow(), null=False)
+
+
+class ReminderSent(Table):
+    """One reminder step done for one invoice (unique per invoice and step, so never sent twice)."""
+
+    workspace = ForeignKey(Workspace, null=False, on_delete=OnDelete.restrict)
+    invoice = ForeignKey(Invoice, null=False, on_delete=OnDelete.restrict)
+    offset_days = Integer(null=False, help_text="Days after the due date (negative: before).")
+    kind = Varchar(length=16, null=False, help_text="reminder, notice (a collection is scheduled) or skipped.")
     created_at = Timestamptz(default=TimestamptzNow(), null=False)

@@ -9,7 +9,7 @@ from litestar.datastructures import State
 
 from core.errors import BadRequest
 from core.stripe_gateway import GatewayNotConfigured, InvalidWebhook
-from jobs.payments import enqueue_receipt, enqueue_write_back
+from jobs.payments import enqueue_receipt, enqueue_reversal, enqueue_write_back
 from portal.routes.payments import gateway_of
 from portal.stripe_events import handle_event
 
@@ -23,8 +23,10 @@ async def stripe_webhook(request: Request[Any, Any, Any], state: State) -> Respo
         event = gateway.verify_webhook(body, request.headers.get("stripe-signature"))
     except (InvalidWebhook, GatewayNotConfigured):
         raise BadRequest("Invalid Stripe signature.") from None
-    succeeded = await handle_event(gateway, state.settings, event)
-    if succeeded:
-        await enqueue_write_back(state.queue, succeeded)
-        await enqueue_receipt(state.queue, succeeded)
+    follow_up = await handle_event(gateway, state.settings, event)
+    if follow_up is not None and follow_up.action == "paid":
+        await enqueue_write_back(state.queue, follow_up.payment_id)
+        await enqueue_receipt(state.queue, follow_up.payment_id)
+    elif follow_up is not None:
+        await enqueue_reversal(state.queue, follow_up.payment_id)
     return Response(b"", status_code=200)

@@ -10,6 +10,7 @@ from staff.api.health import health
 from staff.api.invoices import get_invoice, get_invoice_pdf, get_invoices
 from staff.api.ledger_connections import create_connection, get_connections, sync_now, update_connection
 from staff.api.payment_requests import create_payment_requests, get_payment_request, revoke_payment_request
+from staff.api.schedules import cancel_invoice_collection, schedule_invoice_collection
 from staff.deps import provide_api_scope, require_api_token
 
 _authenticated = Router(
@@ -28,6 +29,8 @@ _authenticated = Router(
         create_payment_requests,
         get_payment_request,
         revoke_payment_request,
+        schedule_invoice_collection,
+        cancel_invoice_collection,
     ],
     security=[{"bearer": []}],
 )
