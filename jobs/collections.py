@@ -30,7 +30,7 @@ from staff.client_notices import literal, queue_client_notice
 
 log = structlog.get_logger()
 
-COLLECT = JobSpec(name="collect_payment", timeout=120, heartbeat=30, retries=8, retry_delay=30.0, retry_backoff=1800.0)
+COLLECT = JobSpec(name="collect_payment", timeout=120, heartbeat=10, retries=8, retry_delay=5.0, retry_backoff=1800.0)
 """Stripe or ledger trouble is retried with backoff; the cron also re-queues unfinished collections."""
 
 DECLINED_SUBJECT = "Your payment for {invoice_numbers} didn't go through"

@@ -26,9 +26,9 @@ from staff.alerts import alert_staff
 log = structlog.get_logger()
 
 WRITE_BACK = JobSpec(
-    name="write_back_payment", timeout=300, heartbeat=60, retries=12, retry_delay=30.0, retry_backoff=3600.0
+    name="write_back_payment", timeout=300, heartbeat=15, retries=16, retry_delay=5.0, retry_backoff=3600.0
 )
-"""The payment row is committed first; this keyed job records it in the ledger, retrying for about a day."""
+"""The payment row is committed first; this keyed job records it in the ledger, retrying for about 12 hours."""
 
 
 async def enqueue_write_back(queue: Queue, payment_id: str) -> None:
@@ -70,11 +70,18 @@ async def write_back_payment(ctx: dict[str, Any], *, payment_id: str) -> dict[st
             )
         except (GrantRevoked, LedgerError) as exc:
             if _permanent(exc):
+                await PaymentAllocation.update({PaymentAllocation.write_back_failed_at: utcnow()}).where(
+                    PaymentAllocation.id == allocation.id
+                )
                 await _needs_staff(ctx, payment, invoice, str(exc))
                 continue
             raise
         await PaymentAllocation.update(
-            {PaymentAllocation.ledger_payment_id: ledger_payment_id, PaymentAllocation.written_back_at: utcnow()}
+            {
+                PaymentAllocation.ledger_payment_id: ledger_payment_id,
+                PaymentAllocation.written_back_at: utcnow(),
+                PaymentAllocation.write_back_failed_at: None,
+            }
         ).where(PaymentAllocation.id == allocation.id)
         await Activity(
             workspace=payment.workspace,
@@ -108,10 +115,29 @@ async def _needs_staff(
     )
 
 
+async def requeue_write_backs(ctx: dict[str, Any]) -> dict[str, int]:
+    """Cron: queue the write-back of every succeeded payment not yet in the ledger.
+
+    The outbox's safety net: a worker that died between committing a payment and queuing its write-back
+    (or a job that ran out of retries) is caught up here. Keys keep a queued or running write-back single.
+    Allocations the ledger refused for good wait for staff to fix the connection.
+    """
+    rows = await PaymentAllocation.select(PaymentAllocation.payment).where(
+        PaymentAllocation.written_back_at.is_null()
+        & PaymentAllocation.write_back_failed_at.is_null()
+        & (PaymentAllocation.payment.status == "succeeded")
+        & PaymentAllocation.invoice.connection.is_not_null()
+    )
+    pending = {str(row["payment"]) for row in rows}
+    for payment_id in pending:
+        await enqueue_write_back(ctx["queue"], payment_id)
+    return {"queued": len(pending)}
+
+
 REVERSE = JobSpec(
-    name="reverse_write_back", timeout=300, heartbeat=60, retries=12, retry_delay=30.0, retry_backoff=3600.0
+    name="reverse_write_back", timeout=300, heartbeat=15, retries=16, retry_delay=5.0, retry_backoff=3600.0
 )
-"""A refunded or disputed payment's ledger payments are removed, retrying for about a day."""
+"""A refunded or disputed payment's ledger payments are removed, retrying for about 12 hours."""
 
 
 async def enqueue_reversal(queue: Queue, payment_id: str) -> None:

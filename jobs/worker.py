@@ -33,6 +33,7 @@ def product_functions() -> list[JobFunction]:
         payments.write_back_payment,
         payments.send_receipt,
         payments.reverse_write_back,
+        payments.requeue_write_backs,
         collections.run_due_collections,
         collections.collect_payment,
     ]
@@ -44,6 +45,7 @@ def product_cron_jobs(sync_interval_minutes: int = 15) -> list[CronJob[Any]]:
         CronJob(maintenance.purge_expired_entries, cron=maintenance.PURGE_EXPIRED_CRON, timeout=120, ttl=600),
         CronJob(ledger.sync_all_connections, cron=f"*/{sync_interval_minutes} * * * *", timeout=120, ttl=60),
         CronJob(collections.run_due_collections, cron="* * * * *", timeout=120, ttl=60),
+        CronJob(payments.requeue_write_backs, cron="* * * * *", timeout=120, ttl=60),
     ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import httpx
@@ -26,6 +27,7 @@ from ledger.oauth import (
 )
 from ledger.schemas import ConnectionList, ConnectionOut, ConnectionStarted
 from ledger.tables import LedgerConnection, LedgerGrant
+from portal.tables import PaymentAllocation
 
 
 class ConsentFailed(Exception):
@@ -207,8 +209,20 @@ async def set_payment_account(scope: WorkspaceScope, connection_id: str, account
         raise Invalid("Enter the ledger's account code.", fields={"payment_account_code": "1 to 32 characters."})
     row = await scope.get(LedgerConnection, connection_id, what="ledger connection")
     await LedgerConnection.update({LedgerConnection.payment_account_code: code}).where(LedgerConnection.id == row.id)
+    await retry_refused_write_backs(row.id)
     row.payment_account_code = code
     return _out(row)
+
+
+async def retry_refused_write_backs(connection_id: uuid.UUID) -> None:
+    """Payments the ledger refused (e.g. for a bad account code) become due for write-back again."""
+    refused = await PaymentAllocation.select(PaymentAllocation.id).where(
+        PaymentAllocation.write_back_failed_at.is_not_null() & (PaymentAllocation.invoice.connection == connection_id)
+    )
+    if refused:
+        await PaymentAllocation.update({PaymentAllocation.write_back_failed_at: None}).where(
+            PaymentAllocation.id.is_in([row["id"] for row in refused])
+        )
 
 
 async def active_connection(scope: WorkspaceScope, connection_id: str) -> LedgerConnection:

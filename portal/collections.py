@@ -8,6 +8,8 @@ trace: its retry first looks for the intent Stripe made for that payment, and ch
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import uuid
 from typing import Literal
@@ -53,6 +55,9 @@ HARD_DECLINES = frozenset(
     }
 )
 """Declines a retry cannot fix (Stripe's guidance: don't retry these); anything else is soft."""
+
+LEASE = dt.timedelta(seconds=30)
+"""How long a run that stopped renewing (killed) keeps others off the collection."""
 
 Outcome = Literal["succeeded", "failed", "requires_action", "cancelled", "processing", "waiting", "skipped"]
 
@@ -117,10 +122,77 @@ async def processing_collection_ids() -> list[uuid.UUID]:
 async def collect(
     gateway: StripeGateway, ledger: LedgerContext, collection_id: uuid.UUID, *, now: dt.datetime
 ) -> CollectionResult:
-    """Run one claimed collection to its end; safe to run again at any point."""
-    collection = await ScheduledCollection.objects().where(ScheduledCollection.id == collection_id).first()
-    if collection is None or collection.status != "processing":
+    """Run one claimed collection to its end; safe to run again at any point, and never twice at once."""
+    lease = await _take_lease(collection_id)
+    if lease is None:
         return CollectionResult(status="skipped", collection_id=str(collection_id))
+    renewing = asyncio.create_task(_renew_lease(collection_id, lease))
+    try:
+        collection = await ScheduledCollection.objects().where(ScheduledCollection.id == collection_id).first()
+        assert collection is not None
+        return await _run(gateway, ledger, collection, lease, now=now)
+    except _LeaseLost:
+        log.warning("collection_lease_lost", collection_id=str(collection_id))
+        return CollectionResult(status="skipped", collection_id=str(collection_id))
+    finally:
+        renewing.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await renewing
+        await ScheduledCollection.update(
+            {ScheduledCollection.lease_token: None, ScheduledCollection.lease_until: None}
+        ).where((ScheduledCollection.id == collection_id) & (ScheduledCollection.lease_token == lease))
+
+
+async def _take_lease(collection_id: uuid.UUID) -> str | None:
+    """Become the one run of a processing collection; None while another live run holds it.
+
+    The queue runs a key once at a time, but a job retried while its first run still lives (a stalled
+    worker swept by another) or a second queue would otherwise charge in parallel.
+    """
+    token = str(uuid.uuid4())
+    now = utcnow()
+    taken = (
+        await ScheduledCollection.update(
+            {ScheduledCollection.lease_token: token, ScheduledCollection.lease_until: now + LEASE}
+        )
+        .where(
+            (ScheduledCollection.id == collection_id)
+            & (ScheduledCollection.status == "processing")
+            & (ScheduledCollection.lease_until.is_null() | (ScheduledCollection.lease_until < now))
+        )
+        .returning(ScheduledCollection.id)
+    )
+    return token if taken else None
+
+
+async def _renew_lease(collection_id: uuid.UUID, token: str) -> None:
+    """Keep the lease while the run lives; a killed run stops renewing and the lease lapses in LEASE."""
+    while True:
+        await asyncio.sleep(LEASE.total_seconds() / 3)
+        await _hold_lease(collection_id, token)
+
+
+async def _hold_lease(collection_id: uuid.UUID, token: str) -> bool:
+    """Extend the lease; False when this run lost it (it stalled past LEASE and another run took over)."""
+    held = (
+        await ScheduledCollection.update({ScheduledCollection.lease_until: utcnow() + LEASE})
+        .where(
+            (ScheduledCollection.id == collection_id)
+            & (ScheduledCollection.lease_token == token)
+            & (ScheduledCollection.status == "processing")
+        )
+        .returning(ScheduledCollection.id)
+    )
+    return bool(held)
+
+
+class _LeaseLost(Exception):
+    """This run may no longer charge: another run holds the collection."""
+
+
+async def _run(
+    gateway: StripeGateway, ledger: LedgerContext, collection: ScheduledCollection, lease: str, *, now: dt.datetime
+) -> CollectionResult:
     if collection.payment is None:
         blocked = await _ledger_check(ledger, collection)
         if blocked is not None:
@@ -128,11 +200,12 @@ async def collect(
         payment_id = await _start_attempt(collection)
         if payment_id is None:
             return await _wait(collection, "A payment of this invoice is in flight; collection will try again.")
+        resumed = False
     else:
-        payment_id = collection.payment
+        payment_id, resumed = collection.payment, True
     payment = await Payment.objects().where(Payment.id == payment_id).first()
     assert payment is not None
-    outcome = await _charge_once(gateway, collection, payment)
+    outcome = await _charge_once(gateway, collection, payment, lease, resumed=resumed)
     status = await settle(payment.id, outcome)
     return await _finish(gateway, collection, payment, outcome, status, now=now)
 
@@ -187,15 +260,17 @@ async def _start_attempt(collection: ScheduledCollection) -> uuid.UUID | None:
     return payment.id
 
 
-async def _charge_once(gateway: StripeGateway, collection: ScheduledCollection, payment: Payment) -> PaymentOutcome:
-    """Stripe's intent for this payment: the one already made, found again, or made now."""
+async def _charge_once(
+    gateway: StripeGateway, collection: ScheduledCollection, payment: Payment, lease: str, *, resumed: bool
+) -> PaymentOutcome:
+    """Stripe's intent for this payment: the one already made, found again (`resumed` runs only), or made now."""
     if payment.stripe_payment_intent_id:
         return await gateway.retrieve_payment_intent(payment.stripe_payment_intent_id)
     client = await Client.objects().where(Client.id == payment.client).first()
     assert client is not None
     customer_id = client.stripe_customer_id or ""
     outcome = None
-    if customer_id:
+    if resumed and customer_id:
         outcome = await gateway.find_charged_intent(
             customer_id=customer_id,
             payment_id=str(payment.id),
@@ -203,6 +278,8 @@ async def _charge_once(gateway: StripeGateway, collection: ScheduledCollection, 
             currency=payment.currency,
         )
     if outcome is None:
+        if not await _hold_lease(collection.id, lease):  # Fencing: only the lease holder reaches Stripe.
+            raise _LeaseLost()
         try:
             outcome = await gateway.charge(
                 customer_id=customer_id,

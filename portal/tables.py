@@ -77,6 +77,9 @@ class PaymentAllocation(Table):
     amount_minor = BigInt(null=False)
     ledger_payment_id = Varchar(length=64, null=True, default=None)
     written_back_at = Timestamptz(null=True, default=None)
+    write_back_failed_at = Timestamptz(
+        null=True, default=None, help_text="The ledger refused it for good; retried once the connection is fixed."
+    )
     reversed_at = Timestamptz(null=True, default=None, help_text="When the ledger payment was removed (refund).")
 
 
@@ -98,6 +101,8 @@ class ScheduledCollection(Table):
     payment = ForeignKey(Payment, null=True, default=None, on_delete=OnDelete.restrict, help_text="Latest attempt.")
     decline_code = Varchar(length=64, null=True, default=None)
     note = Text(default="", null=False)
+    lease_token = Varchar(length=36, null=True, default=None, help_text="The run allowed to charge, while leased.")
+    lease_until = Timestamptz(null=True, default=None, help_text="The lease lapses then if its run died.")
     created_by = Varchar(length=320, default="", null=False, help_text="Staff email or 'api'.")
     created_at = Timestamptz(default=TimestamptzNow(), null=False)
     updated_at = Timestamptz(default=TimestamptzNow(), null=False)

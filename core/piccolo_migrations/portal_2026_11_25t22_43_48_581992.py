@@ -55,7 +55,7 @@ class Workspace(Table, tablename="workspace", schema=None):
     )
 
 
-ID = "2026-11-25T22:05:16:154251"
+ID = "2026-11-25T22:43:48:581992"
 VERSION = "1.38.0"
 DESCRIPTION = "scheduled collections, reminders, retry policy, ledger reversals"
 
@@ -270,6 +270,27 @@ async def forwards():
     )
 
     manager.add_column(
+        table_class_name="PaymentAllocation",
+        tablename="payment_allocation",
+        column_name="write_back_failed_at",
+        db_column_name="write_back_failed_at",
+        column_class_name="Timestamptz",
+        column_class=Timestamptz,
+        params={
+            "default": None,
+            "null": True,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
         table_class_name="ScheduledCollection",
         tablename="scheduled_collection",
         column_name="created_by",
@@ -300,6 +321,49 @@ async def forwards():
         column_class=Varchar,
         params={
             "length": 64,
+            "default": None,
+            "null": True,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="ScheduledCollection",
+        tablename="scheduled_collection",
+        column_name="lease_token",
+        db_column_name="lease_token",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 36,
+            "default": None,
+            "null": True,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="ScheduledCollection",
+        tablename="scheduled_collection",
+        column_name="lease_until",
+        db_column_name="lease_until",
+        column_class_name="Timestamptz",
+        column_class=Timestamptz,
+        params={
             "default": None,
             "null": True,
             "primary_key": False,
