@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from dataclasses import dataclass
 
 import msgspec
 from saq.queue import Queue
@@ -20,6 +21,8 @@ from ledger.tables import Client, Invoice
 from portal.tables import ScheduledCollection
 
 ACTIVE = ("scheduled", "processing")
+MAX_SCHEDULE = 500
+"""Invoices one bulk schedule takes (each asks Stripe for the client's cards)."""
 
 
 class ScheduleIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -53,8 +56,12 @@ async def schedule_collection(
     data: ScheduleIn,
     *,
     created_by: str,
+    known_cards: dict[uuid.UUID, list[SavedCard]] | None = None,
 ) -> ScheduleOut:
-    """Schedule (or reschedule) the invoice's collection; a date of today or none collects now."""
+    """Schedule (or reschedule) the invoice's collection; a date of today or none collects now.
+
+    `known_cards` keeps each client's cards across the invoices of one bulk schedule (one Stripe call each).
+    """
     invoice = await scope.objects(Invoice).where(Invoice.id == parse_id(invoice_id, what="invoice")).first()
     if invoice is None:
         raise NotFound("No such invoice.")
@@ -66,7 +73,10 @@ async def schedule_collection(
         raise Invalid("The collection date is in the past.", fields={"collect_on": f"Use {today} or later."})
     client = await Client.objects().where(Client.id == invoice.client).first()
     assert client is not None
-    cards = await saved_cards(gateway, client)
+    known = known_cards if known_cards is not None else {}
+    if client.id not in known:
+        known[client.id] = await saved_cards(gateway, client)
+    cards = known[client.id]
     if not cards:
         raise Conflict(f"{client.name} has no saved payment method; send a payment request instead.")
     card = _chosen_card(cards, data.payment_method_id)
@@ -153,3 +163,90 @@ async def _active(scope: WorkspaceScope, invoice_id: uuid.UUID) -> ScheduledColl
         .where((ScheduledCollection.invoice == invoice_id) & ScheduledCollection.status.is_in(list(ACTIVE)))
         .first()
     )
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One selected invoice on the schedule page, and whether it can be collected."""
+
+    invoice_id: str
+    number: str
+    client_name: str
+    amount_due: int
+    currency: str
+    collect_on: dt.date | None
+    """The date already scheduled, if any."""
+    reason: str | None
+    """Why it can't be scheduled (no saved card, not outstanding); None when it can."""
+
+
+async def schedule_candidates(scope: WorkspaceScope, invoice_ids: list[str]) -> list[Candidate]:
+    """The selected invoices with what scheduling would do to each (no Stripe calls: the mirrored card flag)."""
+    ids = [parse_id(value, what="invoice") for value in invoice_ids[:MAX_SCHEDULE]]
+    rows = await scope.select(
+        Invoice,
+        Invoice.id,
+        Invoice.number,
+        Invoice.amount_due_minor,
+        Invoice.currency,
+        Invoice.status,
+        Invoice.client.name,
+        Invoice.client.has_saved_card,
+    ).where(Invoice.id.is_in(ids or [uuid.UUID(int=0)]))
+    pending = {
+        row["invoice"]: row["collect_on"]
+        for row in await scope.select(
+            ScheduledCollection, ScheduledCollection.invoice, ScheduledCollection.collect_on
+        ).where(
+            ScheduledCollection.invoice.is_in(ids or [uuid.UUID(int=0)]) & (ScheduledCollection.status == "scheduled")
+        )
+    }
+    candidates = []
+    for row in sorted(rows, key=lambda row: (row["client.name"], row["number"])):
+        reason = None
+        if row["status"] != "outstanding":
+            reason = f"{row['status']}, nothing to collect"
+        elif not row["client.has_saved_card"]:
+            reason = "no saved card (send a payment request instead)"
+        candidates.append(
+            Candidate(
+                invoice_id=str(row["id"]),
+                number=row["number"],
+                client_name=row["client.name"],
+                amount_due=row["amount_due_minor"],
+                currency=row["currency"],
+                collect_on=pending.get(row["id"]),
+                reason=reason,
+            )
+        )
+    return candidates
+
+
+async def schedule_many(
+    scope: WorkspaceScope,
+    gateway: StripeGateway | None,
+    queue: Queue,
+    invoice_ids: list[str],
+    collect_on: dt.date | None,
+    *,
+    created_by: str,
+) -> tuple[int, list[str]]:
+    """Schedule each invoice with its client's default card; returns how many, and why the others were not."""
+    scheduled = 0
+    problems: list[str] = []
+    known_cards: dict[uuid.UUID, list[SavedCard]] = {}
+    for invoice_id in invoice_ids[:MAX_SCHEDULE]:
+        try:
+            await schedule_collection(
+                scope,
+                gateway,
+                queue,
+                invoice_id,
+                ScheduleIn(collect_on=collect_on),
+                created_by=created_by,
+                known_cards=known_cards,
+            )
+            scheduled += 1
+        except (Conflict, Invalid, NotFound) as exc:
+            problems.append(exc.message)
+    return scheduled, problems

@@ -18,6 +18,7 @@ from staff.routes.connections import (
 from staff.routes.invoices import export_csv, invoice_page, invoice_pdf_for_staff, mark_paid, undo_paid
 from staff.routes.outbox import outbox, outbox_attachment, outbox_message
 from staff.routes.requests import copy_link, history, preview, request_panel, resend, revoke, send
+from staff.routes.schedules import schedule_cancel, schedule_page, schedule_submit
 from staff.routes.settings import (
     settings_page,
     settings_save,
@@ -35,6 +36,9 @@ _signed_in = Router(
     dependencies={"staff": Provide(provide_staff), "workspace": Provide(provide_staff_scope)},
     route_handlers=[
         collections_page,
+        schedule_page,
+        schedule_submit,
+        schedule_cancel,
         logout,
         invoice_page,
         invoice_pdf_for_staff,

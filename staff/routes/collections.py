@@ -108,6 +108,8 @@ async def collections_page(
         "error": error,
         "today": await workspace_today(workspace),
         "connected": request.query_params.get("connected"),
+        "scheduled": request.query_params.get("scheduled"),
+        "skipped": request.query_params.get("skipped"),
     }
     partial = request.headers.get("hx-request") and request.headers.get("hx-target") == "results"
     response = Template("staff/_invoice_table.html" if partial else "staff/collections.html", context=context)
