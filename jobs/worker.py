@@ -13,7 +13,7 @@ from saq.types import PartialTimersDict
 from saq.worker import Worker
 
 from core.stripe_gateway import StripeGateway
-from jobs import collections, ledger, maintenance, payments, requests
+from jobs import collections, ledger, maintenance, payments, reminders, requests
 from ledger.clients import LedgerContext
 
 JobFunction = Callable[..., Any]
@@ -36,6 +36,7 @@ def product_functions() -> list[JobFunction]:
         payments.requeue_write_backs,
         collections.run_due_collections,
         collections.collect_payment,
+        reminders.send_reminders,
     ]
 
 
@@ -46,6 +47,7 @@ def product_cron_jobs(sync_interval_minutes: int = 15) -> list[CronJob[Any]]:
         CronJob(ledger.sync_all_connections, cron=f"*/{sync_interval_minutes} * * * *", timeout=120, ttl=60),
         CronJob(collections.run_due_collections, cron="* * * * *", timeout=120, ttl=60),
         CronJob(payments.requeue_write_backs, cron="* * * * *", timeout=120, ttl=60),
+        CronJob(reminders.send_reminders, cron=reminders.REMINDER_CRON, timeout=600, ttl=3600),
     ]
 
 

@@ -20,6 +20,7 @@ from core.errors import Conflict, Forbidden, Invalid
 from core.scope import WorkspaceScope
 from core.security import hash_password
 from core.tables import Workspace
+from staff.reminders import parse_reminder_days
 from staff.request_emails import check_placeholders
 from staff.request_schemas import MAX_MESSAGE, MAX_SUBJECT
 from staff.schemas import StaffIdentity
@@ -36,6 +37,7 @@ from staff.tables import MessageTemplate, StaffUser
 
 ROLES = ("admin", "member")
 MIN_LINK_DAYS, MAX_LINK_DAYS = 7, 365
+MAX_RETRY_DAYS = 10
 MAX_NAME, MAX_LOGO_URL, MAX_EMAIL, MAX_TEMPLATE_NAME = 200, 500, 320, 60
 
 DEFAULT_TEMPLATES: tuple[TemplateForm, ...] = (
@@ -139,6 +141,21 @@ def _validated_settings(form: WorkspaceSettingsForm) -> dict[Any, Any]:
         if not MIN_LINK_DAYS <= lifetime <= MAX_LINK_DAYS:
             errors["link_lifetime_days"] = f"Enter a whole number of days from {MIN_LINK_DAYS} to {MAX_LINK_DAYS}."
 
+    reminder_days: list[int] = []
+    try:
+        reminder_days = parse_reminder_days(form.reminder_days)
+    except Invalid as exc:
+        errors["reminder_days"] = exc.fields["reminder_days"]
+
+    retry_days = 0
+    try:
+        retry_days = int(form.retry_after_business_days.strip())
+    except ValueError:
+        errors["retry_after_business_days"] = "Enter a whole number of business days from 0 to 10."
+    else:
+        if not 0 <= retry_days <= MAX_RETRY_DAYS:
+            errors["retry_after_business_days"] = "Enter a whole number of business days from 0 to 10."
+
     if errors:
         raise Invalid("Some settings need fixing; nothing was saved.", fields=errors)
     return {
@@ -147,6 +164,9 @@ def _validated_settings(form: WorkspaceSettingsForm) -> dict[Any, Any]:
         Workspace.reply_to: reply_to or None,
         Workspace.timezone: timezone,
         Workspace.link_lifetime_days: lifetime,
+        Workspace.reminder_days: ",".join(str(day) for day in reminder_days),
+        Workspace.retry_soft_declines: retry_days > 0,
+        Workspace.retry_after_business_days: max(retry_days, 1),
     }
 
 
@@ -182,7 +202,14 @@ async def workspace_settings(scope: WorkspaceScope) -> WorkspaceSettingsForm:
     """The firm's current details, as the settings form shows them."""
     row = (
         await Workspace.select(
-            Workspace.name, Workspace.logo_url, Workspace.reply_to, Workspace.timezone, Workspace.link_lifetime_days
+            Workspace.name,
+            Workspace.logo_url,
+            Workspace.reply_to,
+            Workspace.timezone,
+            Workspace.link_lifetime_days,
+            Workspace.reminder_days,
+            Workspace.retry_soft_declines,
+            Workspace.retry_after_business_days,
         )
         .where(Workspace.id == scope.workspace_id)
         .first()
@@ -194,6 +221,8 @@ async def workspace_settings(scope: WorkspaceScope) -> WorkspaceSettingsForm:
         reply_to=row["reply_to"] or "",
         timezone=row["timezone"],
         link_lifetime_days=str(row["link_lifetime_days"]),
+        reminder_days=", ".join(row["reminder_days"].split(",")) if row["reminder_days"] else "",
+        retry_after_business_days=str(row["retry_after_business_days"] if row["retry_soft_declines"] else 0),
     )
 
 

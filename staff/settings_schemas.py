@@ -23,6 +23,10 @@ class WorkspaceSettingsForm(msgspec.Struct, kw_only=True):
     """An IANA zone such as `Europe/London`; decides what "today" means for schedules."""
     link_lifetime_days: str = "30"
     """Whole days, 7 to 365."""
+    reminder_days: str = "-3, 0, 7, 14"
+    """Days relative to the due date on which requested, unpaid invoices are reminded; empty: no reminders."""
+    retry_after_business_days: str = "3"
+    """Business days before a soft-declined collection is tried once more; 0 turns the retry off."""
 
 
 class TemplateForm(msgspec.Struct, kw_only=True):

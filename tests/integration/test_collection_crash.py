@@ -31,9 +31,9 @@ from jobs.payments import requeue_write_backs
 from ledger.sandbox.seed import SeedData
 from ledger.tables import Client, Invoice
 from portal.tables import PaymentAllocation, ScheduledCollection
+from tests.collection_helpers import save_card
 from tests.conftest import WorkspaceFactory, XeroStandIn
 from tests.helpers import auth
-from tests.integration.test_collections import save_card
 from tests.integration.test_ledger_xero import connected_workspace
 from tests.ledger_helpers import recent_invoices
 from tests.stripe_harness import LocalStripe

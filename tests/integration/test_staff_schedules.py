@@ -9,10 +9,10 @@ from litestar import Litestar
 
 from core.clock import utcnow
 from portal.tables import ScheduledCollection
+from tests.collection_helpers import save_card
 from tests.conftest import WorkspaceFactory
 from tests.factories import make_client, make_invoice
 from tests.helpers import csrf_from
-from tests.integration.test_collections import save_card
 from tests.integration.test_staff_invoices import _signed_in
 from tests.stripe_harness import LocalStripe
 

@@ -24,6 +24,8 @@ GOOD_SETTINGS = {
     "reply_to": "Accounts@Baker.example",
     "timezone": "Europe/London",
     "link_lifetime_days": "45",
+    "reminder_days": "14, -2, 0",
+    "retry_after_business_days": "0",
 }
 
 
@@ -60,7 +62,14 @@ async def _workspace_row(workspace_id: str) -> dict[str, Any]:
     """The workspace's settings as stored."""
     row = (
         await Workspace.select(
-            Workspace.name, Workspace.logo_url, Workspace.reply_to, Workspace.timezone, Workspace.link_lifetime_days
+            Workspace.name,
+            Workspace.logo_url,
+            Workspace.reply_to,
+            Workspace.timezone,
+            Workspace.link_lifetime_days,
+            Workspace.reminder_days,
+            Workspace.retry_soft_declines,
+            Workspace.retry_after_business_days,
         )
         .where(Workspace.id == uuid.UUID(workspace_id))
         .first()
@@ -101,6 +110,8 @@ async def test_admin_saves_settings(client: httpx.AsyncClient, workspaces: Works
     assert row["reply_to"] == "accounts@baker.example"
     assert row["timezone"] == "Europe/London"
     assert row["link_lifetime_days"] == 45
+    assert row["reminder_days"] == "-2,0,14"
+    assert row["retry_soft_declines"] is False
 
     shown = await client.get(saved.headers["location"])
     assert "Settings saved." in shown.text
@@ -124,6 +135,10 @@ async def test_admin_saves_settings(client: httpx.AsyncClient, workspaces: Works
         ("link_lifetime_days", "6", "from 7 to 365"),
         ("link_lifetime_days", "366", "from 7 to 365"),
         ("link_lifetime_days", "thirty", "from 7 to 365"),
+        ("reminder_days", "-3, soon", "For example -3, 0, 7, 14"),
+        ("reminder_days", "1,2,3,4,5,6,7", "At most 6 days"),
+        ("reminder_days", "365", "each from -30 to 90"),
+        ("retry_after_business_days", "11", "from 0 to 10"),
         ("logo_url", "http://cdn.baker.example/logo.png", "Use an https:// address"),
         ("logo_url", "javascript:alert(1)", "Use an https:// address"),
         ("logo_url", "https://user:pw@cdn.baker.example/logo.png", "Leave user names and passwords out"),
