@@ -29,8 +29,12 @@ class LocalStripeServer:
         # functions, which aiohttp deprecates when the routes are added; that is localstripe's to fix.
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", "Bare functions are deprecated", DeprecationWarning)
+            from localstripe.resources import store
             from localstripe.server import app
 
+        # localstripe pickles its whole store to /tmp after every write, which makes each write slower than
+        # the last and lets parallel processes clobber one file; the stand-in keeps its objects in memory.
+        store.dump_to_disk = lambda: None
         self._app: web.Application = app
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="localstripe", daemon=True)
@@ -60,3 +64,17 @@ class LocalStripeServer:
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
+
+
+def main() -> None:
+    """`python -m core.stripe_standin --port N`: serve the stand-in in a process of its own until killed."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="localstripe on loopback, kept in memory")
+    parser.add_argument("--port", type=int, required=True)
+    LocalStripeServer().start(parser.parse_args().port)
+    threading.Event().wait()  # SIGTERM or SIGINT ends the process.
+
+
+if __name__ == "__main__":
+    main()

@@ -62,8 +62,7 @@ async def collect_payment(ctx: dict[str, Any], *, collection_id: str) -> dict[st
         return {"status": "stripe not configured"}
     collection_uuid = uuid.UUID(collection_id)
     now = utcnow()
-    if collection_uuid in await due_collection_ids(now):
-        await claim_collections([collection_uuid])
+    await claim_collections(await due_collection_ids(now, among=[collection_uuid]))
     result = await collect(gateway, ledger_context(ctx), collection_uuid, now=now)
     await _follow_up(ctx, result)
     return {"status": result.status}

@@ -73,14 +73,16 @@ class CollectionResult(msgspec.Struct, frozen=True):
     retry_on: dt.date | None = None
 
 
-async def due_collection_ids(now: dt.datetime) -> list[uuid.UUID]:
-    """Scheduled collections whose date has come in their workspace's time zone."""
+async def due_collection_ids(now: dt.datetime, *, among: list[uuid.UUID] | None = None) -> list[uuid.UUID]:
+    """Scheduled collections (of `among`, if given) whose date has come in their workspace's time zone."""
+    condition = (ScheduledCollection.status == "scheduled") & (
+        ScheduledCollection.collect_on <= now.date() + dt.timedelta(days=1)  # UTC+14 is at most a day ahead
+    )
+    if among is not None:
+        condition &= ScheduledCollection.id.is_in(among or [uuid.UUID(int=0)])
     rows = await ScheduledCollection.select(
         ScheduledCollection.id, ScheduledCollection.collect_on, ScheduledCollection.workspace.timezone
-    ).where(
-        (ScheduledCollection.status == "scheduled")
-        & (ScheduledCollection.collect_on <= now.date() + dt.timedelta(days=1))  # UTC+14 is at most a day ahead
-    )
+    ).where(condition)
     return [row["id"] for row in rows if row["collect_on"] <= local_date(now, row["workspace.timezone"] or "UTC")]
 
 
