@@ -58,7 +58,7 @@ def is_sqlite(engine: Engine[Any]) -> bool:
 async def connected(engine: Engine[Any]) -> AsyncIterator[Engine[Any]]:
     """Open the connection pool (PostgreSQL) or the read connections (SQLite) for the lifetime of the block."""
     if isinstance(engine, PostgresEngine):
-        await engine.start_connection_pool(min_size=1, max_size=10)
+        await engine.start_connection_pool(min_size=1, max_size=10, reset=_keep_session)
     else:
         await engine.run_ddl("PRAGMA journal_mode=WAL")
         if isinstance(engine, SQLiteReadPoolEngine):
@@ -70,6 +70,16 @@ async def connected(engine: Engine[Any]) -> AsyncIterator[Engine[Any]]:
             await engine.close_connection_pool()
         elif isinstance(engine, SQLiteReadPoolEngine):
             await engine.close_readers()
+
+
+async def _keep_session(connection: asyncpg.Connection) -> None:
+    """Give a connection back to the pool without asyncpg's reset query.
+
+    asyncpg always rolls back a transaction left open and drops listeners (`Connection._reset`, run before
+    this). Its default reset then sends `CLOSE ALL; UNLISTEN *; RESET ALL; SELECT pg_advisory_unlock_all()`:
+    a second round trip for every query, undoing session state this app never sets on pooled connections
+    (no SET, LISTEN, held cursors or advisory locks: the migration lock takes a connection of its own).
+    """
 
 
 async def migrate(engine: Engine[Any]) -> None:
