@@ -22,7 +22,7 @@ from piccolo.engine.sqlite import SQLiteEngine, dict_factory
 from piccolo.querystring import QueryString
 
 READERS = 4
-"""Read connections: SQLite releases the GIL while it steps, so a slow staff listing does not block the portal."""
+"""Read connections: a long read (a big staff listing) holds one; the portal's short reads take the others."""
 
 
 def _is_read(sql: str) -> bool:
