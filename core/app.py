@@ -11,7 +11,6 @@ from litestar import Litestar
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
 from litestar.middleware import DefineMiddleware
-from litestar.middleware.session.server_side import ServerSideSessionConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins.htmx import HTMXPlugin
 from litestar.static_files import create_static_files_router
@@ -22,6 +21,7 @@ from core.db import bind_engine, connected, engine_for_url
 from core.error_handlers import EXCEPTION_HANDLERS
 from core.headers import SecurityHeadersMiddleware, content_security_policy
 from core.queue import make_queue
+from core.sessions import SessionConfig
 from core.settings import Settings
 from core.store import DatabaseStore
 from core.stripe_gateway import StripeGateway
@@ -85,8 +85,9 @@ def create_app(
                 if app.state.stripe is not None:
                     await app.state.stripe.aclose()
 
-    # Sessions last 12 h from their last change; an unchanged session is not rewritten on every page view.
-    sessions = DatabaseStore("session", skip_unchanged=True)
+    # Sessions last 12 h from their last change: an unchanged session is neither rewritten nor its cookie
+    # sent again, and a visitor without one gets none until there is something to keep (core/sessions.py).
+    sessions = DatabaseStore("session")
     return Litestar(
         route_handlers=[
             api_router,
@@ -112,7 +113,7 @@ def create_app(
                 ),
                 hsts=settings.secure_cookies,
             ),
-            ServerSideSessionConfig(
+            SessionConfig(
                 store=SESSION_STORE,
                 secure=settings.secure_cookies,
                 httponly=True,

@@ -19,6 +19,7 @@ from piccolo.table import Table
 
 import core.piccolo_conf
 from core.piccolo_app import APP_CONFIG
+from core.sqlite_engine import SQLiteReadPoolEngine
 
 PICCOLO_CONF_MODULE = "core.piccolo_conf"
 
@@ -33,7 +34,7 @@ def engine_for_url(url: str) -> Engine[Any]:
     if parts.scheme == "sqlite":
         # sqlite:///relative.db and sqlite:////absolute.db, as SQLAlchemy spells them.
         path = unquote(parts.path[1:]) if parts.path.startswith("/") else unquote(parts.path)
-        return SQLiteEngine(path=path or "portal.sqlite3", timeout=30)
+        return SQLiteReadPoolEngine(path=path or "portal.sqlite3", timeout=30)
     # Custom plans: the import's `external_id IN (…1000 values…)` lookups degrade badly under the generic plan
     # PostgreSQL switches to for prepared statements once the table grows (measured in benchmarks/import.py).
     return PostgresEngine(config={"dsn": url, "server_settings": {"plan_cache_mode": "force_custom_plan"}})
@@ -55,16 +56,30 @@ def is_sqlite(engine: Engine[Any]) -> bool:
 
 @contextlib.asynccontextmanager
 async def connected(engine: Engine[Any]) -> AsyncIterator[Engine[Any]]:
-    """Open the connection pool (PostgreSQL) for the lifetime of the block."""
+    """Open the connection pool (PostgreSQL) or the read connections (SQLite) for the lifetime of the block."""
     if isinstance(engine, PostgresEngine):
-        await engine.start_connection_pool(min_size=1, max_size=10)
+        await engine.start_connection_pool(min_size=1, max_size=10, reset=_keep_session)
     else:
         await engine.run_ddl("PRAGMA journal_mode=WAL")
+        if isinstance(engine, SQLiteReadPoolEngine):
+            await engine.start_readers()
     try:
         yield engine
     finally:
         if isinstance(engine, PostgresEngine):
             await engine.close_connection_pool()
+        elif isinstance(engine, SQLiteReadPoolEngine):
+            await engine.close_readers()
+
+
+async def _keep_session(connection: asyncpg.Connection) -> None:
+    """Give a connection back to the pool without asyncpg's reset query.
+
+    asyncpg always rolls back a transaction left open and drops listeners (`Connection._reset`, run before
+    this). Its default reset then sends `CLOSE ALL; UNLISTEN *; RESET ALL; SELECT pg_advisory_unlock_all()`:
+    a second round trip for every query, undoing session state this app never sets on pooled connections
+    (no SET, LISTEN, held cursors or advisory locks: the migration lock takes a connection of its own).
+    """
 
 
 async def migrate(engine: Engine[Any]) -> None:

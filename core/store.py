@@ -21,13 +21,8 @@ def _expiry(expires_in: int | dt.timedelta | None) -> dt.datetime | None:
 class DatabaseStore(Store):
     """Keys live in the `key_value` table; expired rows read as absent and are purged by a job."""
 
-    def __init__(self, namespace: str, *, skip_unchanged: bool = False) -> None:
+    def __init__(self, namespace: str) -> None:
         self.namespace = namespace
-        self.skip_unchanged = skip_unchanged
-        # What this process last read or wrote per key: the session middleware writes the session back
-        # after every request, and an unchanged one need not touch the database (a write per page view,
-        # serialised on SQLite). Bounded, and only ever an optimisation: a miss just writes.
-        self._seen: dict[str, bytes] = {}
 
     def _key(self, key: str) -> str:
         return f"{self.namespace}:{key}"
@@ -35,41 +30,30 @@ class DatabaseStore(Store):
     async def set(self, key: str, value: str | bytes, expires_in: int | dt.timedelta | None = None) -> None:
         """Insert or replace a value."""
         data = value.encode() if isinstance(value, str) else value
-        if self.skip_unchanged and self._seen.get(key) == data:
-            return
         expires_at = _expiry(expires_in)
         await KeyValue.insert(KeyValue(key=self._key(key), value=data, expires_at=expires_at)).on_conflict(
             target=KeyValue.key,
             action="DO UPDATE",
             values=[KeyValue.value, KeyValue.expires_at],
         )
-        self._remember(key, data)
 
     async def get(self, key: str, renew_for: int | dt.timedelta | None = None) -> bytes | None:
         """The value, or None when absent or expired."""
-        row = await KeyValue.select(KeyValue.value, KeyValue.expires_at).where(KeyValue.key == self._key(key)).first()
+        # Plain SQL: every page view with a session runs this, and building it with Piccolo cost more than running it.
+        rows = await KeyValue.raw(_GET_SQL, self._key(key))
+        row = rows[0] if rows else None
         if row is None or _expired(row["expires_at"]):
             return None
         if renew_for is not None and row["expires_at"] is not None:
             await KeyValue.update({KeyValue.expires_at: _expiry(renew_for)}).where(KeyValue.key == self._key(key))
-        value = bytes(row["value"])
-        self._remember(key, value)
-        return value
+        return bytes(row["value"])
 
     async def delete(self, key: str) -> None:
         """Remove a key if present."""
-        self._seen.pop(key, None)
         await KeyValue.delete().where(KeyValue.key == self._key(key))
-
-    def _remember(self, key: str, value: bytes) -> None:
-        if self.skip_unchanged:
-            if len(self._seen) > 10_000:
-                self._seen.clear()
-            self._seen[key] = value
 
     async def delete_all(self) -> None:
         """Remove every key of this namespace."""
-        self._seen.clear()
         await KeyValue.delete().where(KeyValue.key.like(f"{self.namespace}:%"))
 
     async def exists(self, key: str) -> bool:
@@ -82,6 +66,9 @@ class DatabaseStore(Store):
         if row is None or row["expires_at"] is None or _expired(row["expires_at"]):
             return None
         return int((as_utc(row["expires_at"]) - utcnow()).total_seconds())
+
+
+_GET_SQL = 'SELECT value, expires_at FROM key_value WHERE "key" = {}'
 
 
 def _expired(expires_at: dt.datetime | None) -> bool:

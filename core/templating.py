@@ -23,6 +23,9 @@ def template_engine() -> JinjaTemplateEngine:
     engine.engine.filters["money"] = format_money
     engine.engine.trim_blocks = True
     engine.engine.lstrip_blocks = True
+    # Templates ship with the code: checking their files' mtimes on every render (two stats per page)
+    # buys nothing in production; a restart picks up edited templates.
+    engine.engine.auto_reload = False
     return engine
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from babel.numbers import format_currency, list_currencies
 
 from core.money import format_money, to_decimal, to_minor
 
@@ -32,3 +33,12 @@ def test_round_trip_is_exact() -> None:
 def test_format_money_is_human() -> None:
     assert format_money(123450, "USD") == "$1,234.50"
     assert format_money(500, "JPY") == "¥500"
+
+
+@pytest.mark.parametrize("locale", ["en_US", "en_GB", "en_IN", "de_DE", "de_CH", "fr_FR", "ja_JP", "ar_EG", "nl_NL"])
+def test_format_money_matches_babel_for_every_currency(locale: str) -> None:
+    amounts = [0, 1, 7, 99, 100, 12_345, 100_000, 1_234_567, 123_456_789_012, -1, -12_345, -1_234_567]
+    for currency in sorted(list_currencies()):
+        for amount in amounts:
+            expected = format_currency(to_decimal(amount, currency), currency, locale=locale)
+            assert format_money(amount, currency, locale) == expected, (amount, currency, locale)
