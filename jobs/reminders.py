@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import Any
 
 from core.clock import utcnow
@@ -41,10 +42,16 @@ def _notice_message(collect_on: dt.date) -> str:
     )
 
 
-async def send_reminders(ctx: dict[str, Any], *, now: str | None = None) -> dict[str, int]:
-    """Queue every reminder and collection notice due now; `now` (ISO 8601) stands in for the clock in tests."""
+async def send_reminders(
+    ctx: dict[str, Any], *, now: str | None = None, workspace_id: str | None = None
+) -> dict[str, int]:
+    """Queue every reminder and collection notice due now, in every workspace or one.
+
+    `now` (ISO 8601) stands in for the clock, for tests and for catching up by hand.
+    """
     moment = dt.datetime.fromisoformat(now) if now else utcnow()
-    batches = await due_reminders(ledger_context(ctx), moment)
+    only = uuid.UUID(workspace_id) if workspace_id else None
+    batches = await due_reminders(ledger_context(ctx), moment, workspace_id=only)
     for batch in batches:
         await _queue(ctx, batch)
     return {

@@ -49,7 +49,7 @@ async def open_link(token: str, *, ip: str, user_agent: str) -> ClientSession:
 # joins, whose query building cost more than the query itself on this page (benchmarks/portal_page.py). Ids come
 # as text, which is how the page uses them: on SQLite, turning each into a UUID first cost more than the query.
 _PAGE_SQL = """
-SELECT CAST(r.client AS TEXT) AS client_id, r.link_expires_at AS link_expires_at,
+SELECT CAST(r.client AS TEXT) AS client_id, r.link_expires_at AS link_expires_at, r.revoked_at AS revoked_at,
        w.name AS firm_name, c.name AS client_name,
        CAST(i.id AS TEXT) AS invoice_id, i.number AS number, i.currency AS currency, i.total_minor AS total_minor,
        i.amount_paid_minor AS amount_paid_minor, i.amount_due_minor AS amount_due_minor,
@@ -70,6 +70,8 @@ async def request_page(session: ClientSession, request_id: str) -> RequestPage:
     if not rows or rows[0]["client_id"] != session.client_id:
         raise NotFound("Page not found.")
     request = rows[0]
+    if request["revoked_at"] is not None:  # Withdrawn by the firm: open sessions lose it too.
+        raise NotFound("This payment request was withdrawn. Ask your accountant for a new link.")
     today = utcnow().date()
     invoices = [
         PortalInvoice(

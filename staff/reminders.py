@@ -12,6 +12,8 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 
+from piccolo.custom_types import Combinable
+
 from core.clock import local_date
 from core.errors import Invalid
 from core.tables import Workspace
@@ -53,15 +55,18 @@ class ReminderBatch:
     """Set for a notice: the date the saved card will be charged."""
 
 
-async def due_reminders(ledger: LedgerContext, now: dt.datetime) -> list[ReminderBatch]:
-    """Reminder emails due now across workspaces, after a fresh ledger check; marks each step as taken.
+async def due_reminders(
+    ledger: LedgerContext, now: dt.datetime, *, workspace_id: uuid.UUID | None = None
+) -> list[ReminderBatch]:
+    """Reminder emails due now (in every workspace, or one), after a fresh ledger check; marks each step taken.
 
     Only invoices a payment request has gone out for are reminded, and each step of each invoice once.
     """
     batches: list[ReminderBatch] = []
-    workspaces = await Workspace.select(Workspace.id, Workspace.timezone, Workspace.reminder_days).where(
-        Workspace.reminder_days != ""
-    )
+    condition: Combinable = Workspace.reminder_days != ""
+    if workspace_id is not None:
+        condition &= Workspace.id == workspace_id
+    workspaces = await Workspace.select(Workspace.id, Workspace.timezone, Workspace.reminder_days).where(condition)
     for workspace in workspaces:
         today = local_date(now, workspace["timezone"])
         try:

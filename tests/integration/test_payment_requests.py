@@ -124,7 +124,11 @@ async def test_send_delivers_one_multipart_email_per_client_with_pdfs_and_a_work
     await mail.wait_for(other, before[other] + 1)
 
     request_id = next(r["id"] for r in sent["requests"] if r["client_id"] == chosen[0]["client"]["id"])
-    status = json_of((await client.get(f"/api/v1/payment-requests/{request_id}", headers=auth(token))).content)
+    for _ in range(100):  # The email arrives a moment before the job records it as sent.
+        status = json_of((await client.get(f"/api/v1/payment-requests/{request_id}", headers=auth(token))).content)
+        if status["status"] != "sending":
+            break
+        await asyncio.sleep(0.05)
     assert status["status"] == "sent"
     assert status["opened_at"] is None
 
@@ -140,6 +144,10 @@ async def test_send_delivers_one_multipart_email_per_client_with_pdfs_and_a_work
 
     revoked = await client.post(f"/api/v1/payment-requests/{request_id}/revoke", headers=auth(token))
     assert json_of(revoked.content)["status"] == "revoked"
+    # The page already open in the client's browser goes too.
+    withdrawn = await client.get(opened.headers["location"])
+    assert withdrawn.status_code == 404
+    assert chosen[0]["number"] not in withdrawn.text
     client.cookies.clear()
     dead = await client.get(f"/p/{text_links[0]}", follow_redirects=False)
     assert dead.status_code == 410

@@ -35,9 +35,18 @@ async def test_requested_invoice_is_reminded_once_per_step_until_paid_in_the_led
     due = firm.invoice.due_date
     assert firm.client.email
 
-    assert await send_reminders(ctx, now=at(due - dt.timedelta(days=5))) == {"reminders": 0, "notices": 0}
-    assert await send_reminders(ctx, now=at(due - dt.timedelta(days=3))) == {"reminders": 1, "notices": 0}
-    assert await send_reminders(ctx, now=at(due - dt.timedelta(days=3))) == {"reminders": 0, "notices": 0}
+    assert await send_reminders(ctx, workspace_id=str(firm.invoice.workspace), now=at(due - dt.timedelta(days=5))) == {
+        "reminders": 0,
+        "notices": 0,
+    }
+    assert await send_reminders(ctx, workspace_id=str(firm.invoice.workspace), now=at(due - dt.timedelta(days=3))) == {
+        "reminders": 1,
+        "notices": 0,
+    }
+    assert await send_reminders(ctx, workspace_id=str(firm.invoice.workspace), now=at(due - dt.timedelta(days=3))) == {
+        "reminders": 0,
+        "notices": 0,
+    }
     [reminder] = await mail.wait_for(firm.client.email)
     assert reminder["Subject"].startswith("Reminder:")
     text = reminder.get_body(("plain",)).get_content()
@@ -46,7 +55,10 @@ async def test_requested_invoice_is_reminded_once_per_step_until_paid_in_the_led
     assert [part.get_filename() for part in reminder.iter_attachments()] == [f"{firm.invoice.number}.pdf"]
 
     xero.sandbox.mark_paid(firm.ledger_invoice.invoice_id)  # Paid by bank transfer, recorded in Xero.
-    assert await send_reminders(ctx, now=at(due)) == {"reminders": 0, "notices": 0}
+    assert await send_reminders(ctx, workspace_id=str(firm.invoice.workspace), now=at(due)) == {
+        "reminders": 0,
+        "notices": 0,
+    }
     detail = (await client.get(f"/api/v1/invoices/{firm.invoice.id}", headers=auth(firm.token))).json()
     assert detail["status"] == "paid"
     assert "reminded" in [item["kind"] for item in detail["activity"]]
@@ -65,7 +77,10 @@ async def test_scheduled_collection_gets_a_notice_instead_and_reminders_can_be_t
     assert scheduled.status_code == 201
     ctx = worker_ctx(running_app)
 
-    assert await send_reminders(ctx, now=at(due - dt.timedelta(days=3))) == {"reminders": 0, "notices": 1}
+    assert await send_reminders(ctx, workspace_id=str(firm.invoice.workspace), now=at(due - dt.timedelta(days=3))) == {
+        "reminders": 0,
+        "notices": 1,
+    }
     assert firm.client.email
     [notice] = await mail.wait_for(firm.client.email)
     assert notice["Subject"].startswith("We will collect")
@@ -73,4 +88,7 @@ async def test_scheduled_collection_gets_a_notice_instead_and_reminders_can_be_t
     assert await ScheduledCollection.count().where(ScheduledCollection.invoice == firm.invoice.id) == 1
 
     await Workspace.update({Workspace.reminder_days: ""}).where(Workspace.id == firm.invoice.workspace)
-    assert await send_reminders(ctx, now=at(due)) == {"reminders": 0, "notices": 0}
+    assert await send_reminders(ctx, workspace_id=str(firm.invoice.workspace), now=at(due)) == {
+        "reminders": 0,
+        "notices": 0,
+    }
