@@ -84,11 +84,9 @@ async def _follow_up(ctx: dict[str, Any], result: CollectionResult) -> None:
     invoice = await Invoice.objects().where(Invoice.id == collection.invoice).first()
     assert invoice is not None
     if result.status == "requires_action":
-        await queue_client_notice(
+        await _email_client(
             queue,
-            workspace_id=collection.workspace,
-            client_id=invoice.client,
-            invoice_ids=[invoice.id],
+            invoice,
             subject=AUTHENTICATE_SUBJECT,
             message=(
                 "Hi {client_name},\n\n"
@@ -98,16 +96,13 @@ async def _follow_up(ctx: dict[str, Any], result: CollectionResult) -> None:
             ),
             kind="authentication_requested",
             detail="Client emailed to confirm the payment with their bank",
-            created_by="collections",
         )
         return
     retry = f"We will try your card again on {result.retry_on:%-d %B %Y}, or you" if result.retry_on else "You"
     reason = literal(result.message or "The card was declined.")
-    await queue_client_notice(
+    await _email_client(
         queue,
-        workspace_id=collection.workspace,
-        client_id=invoice.client,
-        invoice_ids=[invoice.id],
+        invoice,
         subject=DECLINED_SUBJECT,
         message=(
             "Hi {client_name},\n\n"
@@ -117,7 +112,6 @@ async def _follow_up(ctx: dict[str, Any], result: CollectionResult) -> None:
         ),
         kind="decline_notified",
         detail="Client emailed about the declined collection",
-        created_by="collections",
     )
     settings: Settings = ctx["settings"]
     amount = format_money(invoice.amount_due_minor, invoice.currency)
@@ -131,4 +125,19 @@ async def _follow_up(ctx: dict[str, Any], result: CollectionResult) -> None:
             + (f"It will be retried on {result.retry_on:%-d %b %Y}." if result.retry_on else "It will not be retried.")
             + " The client was emailed a link to pay or update their card."
         ),
+    )
+
+
+async def _email_client(queue: Queue, invoice: Invoice, *, subject: str, message: str, kind: str, detail: str) -> None:
+    """A request email about this one invoice, with a fresh link to the portal."""
+    await queue_client_notice(
+        queue,
+        workspace_id=invoice.workspace,
+        client_id=invoice.client,
+        invoice_ids=[invoice.id],
+        subject=subject,
+        message=message,
+        kind=kind,
+        detail=detail,
+        created_by="collections",
     )
