@@ -4,13 +4,15 @@ localstripe runs as its own process on a loopback port, so neither side shares i
 each save a card (4242…) through the SetupIntent flow, and N invoices dealt to them get a collection due
 today (all untimed). Then:
 
-- ours: the product's job worker (`jobs.worker.build_worker`, concurrency 8, in this process) and one run of
-  the every-minute cron `run_due_collections`, timed until every collection is `succeeded`. Each collection
+- ours: the product's job worker (`jobs.worker.build_worker`, concurrency 8, in this process); a round of
+  collections is claimed and queued as the every-minute cron does, timed until every one is `succeeded`. Each collection
   takes its lease, claims its invoice, records its payment, charges off-session, settles, and queues the
   receipt (receipts go to an SMTP server that only counts them; invoices have no ledger, so there is no
   ledger check or write-back in this figure).
 - bare (the baseline): the same number of `POST /v1/payment_intents` (confirm, off_session, the same
   customer, card and amount), 8 at a time with one httpx client, timed to the last answer.
+
+localstripe's PaymentIntents get slower as its store grows, so the sides take turns in rounds (`--round`).
 
 The ratio ours/bare is throughput (collections per second over PaymentIntents per second): 1.0 would mean
 our bookkeeping costs nothing next to Stripe's own call.
@@ -28,6 +30,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +48,7 @@ from core.tables import Workspace
 from jobs.collections import run_due_collections
 from jobs.worker import build_worker
 from ledger.tables import Client, Invoice
+from portal.collections import claim_collections
 from portal.tables import ScheduledCollection
 
 SECRET_KEY = "sk_test_benchmark"  # noqa: S105 - localstripe takes any sk_ key
@@ -156,7 +160,9 @@ async def seed(workspace_id: uuid.UUID, cards: list[tuple[str, str]], collection
     )
 
 
-async def run_ours(settings: Settings, socket: str, collections: int) -> float:
+@contextlib.asynccontextmanager
+async def product_worker(settings: Settings, socket: str) -> AsyncIterator[Any]:
+    """The product's job worker running in this process; yields its queue."""
     queue = make_queue(settings, embedded_socket=socket)
     await queue.connect()
     async with httpx.AsyncClient(timeout=30) as http:
@@ -169,18 +175,26 @@ async def run_ours(settings: Settings, socket: str, collections: int) -> float:
         )
         task = asyncio.create_task(worker.start())
         await asyncio.sleep(0.5)
-        started = time.perf_counter()
-        await run_due_collections({"queue": queue})
-        while await ScheduledCollection.count().where(ScheduledCollection.status == "succeeded") < collections:  # noqa: ASYNC110 - polls the database
-            await asyncio.sleep(0.2)
-        elapsed = time.perf_counter() - started
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-    await queue.disconnect()
-    return elapsed
+        try:
+            yield queue
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            await queue.disconnect()
 
 
-async def run_bare(base: str, cards: list[tuple[str, str]], collections: int) -> float:
+async def run_ours(queue: Any, ids: list[uuid.UUID], done_before: int) -> float:
+    """Claim these collections as the cron does, and time them until all have succeeded."""
+    started = time.perf_counter()
+    await claim_collections(ids)
+    await run_due_collections({"queue": queue})  # queues a job per claimed collection
+    target = done_before + len(ids)
+    while await ScheduledCollection.count().where(ScheduledCollection.status == "succeeded") < target:  # noqa: ASYNC110 - polls the database
+        await asyncio.sleep(0.1)
+    return time.perf_counter() - started
+
+
+async def run_bare(base: str, cards: list[tuple[str, str]], first: int, count: int) -> float:
     semaphore = asyncio.Semaphore(CONCURRENCY)
     async with httpx.AsyncClient(base_url=base, auth=(SECRET_KEY, ""), timeout=30) as http:
 
@@ -205,7 +219,7 @@ async def run_bare(base: str, cards: list[tuple[str, str]], collections: int) ->
                 assert response.json()["status"] == "succeeded"
 
         started = time.perf_counter()
-        await asyncio.gather(*(one(index) for index in range(collections)))
+        await asyncio.gather(*(one(index) for index in range(first, first + count)))
         return time.perf_counter() - started
 
 
@@ -248,17 +262,23 @@ async def main(args: argparse.Namespace) -> None:
                         f"  set up {args.clients:,} saved cards and {args.collections:,} collections in "
                         f"{seconds(time.perf_counter() - started)}"
                     )
-                    ours = await run_ours(settings, socket, args.collections)
+                    # localstripe gets slower as its store grows (each PaymentIntent costs more than the last),
+                    # so the two sides take turns, a round at a time, to see the same store sizes.
+                    ids = [row["id"] for row in await ScheduledCollection.select(ScheduledCollection.id)]
+                    ours = bare = 0.0
+                    async with product_worker(settings, socket) as queue:
+                        for first in range(0, len(ids), args.round):
+                            chunk = ids[first : first + args.round]
+                            bare += await run_bare(base, cards, first, len(chunk))
+                            ours += await run_ours(queue, chunk, first)
+                            print(
+                                f"  after {first + len(chunk):,}: ours {seconds(ours)} "
+                                f"({(first + len(chunk)) / ours:,.1f}/s), bare {seconds(bare)} "
+                                f"({(first + len(chunk)) / bare:,.1f}/s)",
+                                flush=True,
+                            )
                     charged = await ScheduledCollection.count().where(ScheduledCollection.status == "succeeded")
-                    print(
-                        f"  ours: {charged:,} collections succeeded in {seconds(ours)} "
-                        f"({args.collections / ours:,.1f}/s); {handler.count:,} receipts so far"
-                    )
-                    bare = await run_bare(base, cards, args.collections)
-                    print(
-                        f"  bare: {args.collections:,} PaymentIntents in {seconds(bare)} "
-                        f"({args.collections / bare:,.1f}/s)"
-                    )
+                    print(f"  ours: {charged:,} collections succeeded; {handler.count:,} receipts sent")
                     await gateway.aclose()
         print("result:")
         print(f"  ours/bare throughput          {bare / ours:.2f}")
@@ -271,6 +291,7 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--collections", type=int, default=10_000)
     parser.add_argument("--clients", type=int, default=500)
+    parser.add_argument("--round", type=int, default=1000, help="collections per turn of each side")
     parser.add_argument("--database-url", default=None, help="a PostgreSQL server (the script makes its own database)")
     return parser.parse_args()
 
