@@ -5,13 +5,14 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import asyncpg
 from piccolo.apps.migrations.commands.forwards import run_forwards
 from piccolo.apps.migrations.tables import Migration
+from piccolo.columns import Column
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
@@ -128,3 +129,29 @@ async def insert_all(table: type[Table], rows: list[Any]) -> None:
     """Insert many rows of one table, a thousand per statement (inside the caller's transaction)."""
     for start in range(0, len(rows), INSERT_CHUNK):
         await table.insert(*rows[start : start + INSERT_CHUNK])
+
+
+async def insert_rows(table: type[Table], columns: Sequence[Column], rows: Sequence[Sequence[Any]]) -> None:
+    """Insert plain value tuples, one per row, inside the caller's write transaction.
+
+    For thousands of rows at once: building a Piccolo object and its query string per row cost
+    about 0.2 ms each, most of a 5,000-invoice send call. The rows go to the driver as they are
+    (SQLite `executemany`, PostgreSQL `COPY`, so no bind-parameter limit), which means no
+    column defaults are filled in: give every NOT NULL column a value of the type Piccolo would
+    send (UUID, timezone-aware datetime, JSON as text).
+    """
+    if not rows:
+        return
+    engine = table._meta.db
+    transaction = engine.current_transaction.get()
+    if transaction is None:
+        raise RuntimeError("insert_rows runs inside write_transaction()")
+    names = [column._meta.db_column_name for column in columns]
+    if isinstance(engine, SQLiteEngine):
+        quoted = ", ".join(f'"{name}"' for name in names)
+        marks = ", ".join("?" for _ in names)
+        # Table and column names come from the table class, never from input.
+        statement = f'INSERT INTO "{table._meta.tablename}" ({quoted}) VALUES ({marks})'  # noqa: S608
+        await transaction.connection.executemany(statement, rows)
+    else:
+        await transaction.connection.copy_records_to_table(table._meta.tablename, records=rows, columns=names)
