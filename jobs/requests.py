@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -51,10 +52,20 @@ async def enqueue_redelivery(queue: Queue, request_id: str, token: str, *, attem
     await enqueue(queue, DELIVER, key=f"deliver:{request_id}:{attempt}", request_id=request_id, token=token)
 
 
+FAN_OUT = 50
+"""Deliveries enqueued at once: enough to hide the queue's round trips, few enough not to flood it."""
+
+
 async def dispatch_batch(ctx: dict[str, Any], *, tokens: dict[str, str]) -> dict[str, int]:
     """Queue one delivery per request; a delivery that runs again finds its request sent and does nothing."""
-    for request_id, token in tokens.items():
-        await enqueue(ctx["queue"], DELIVER, key=f"deliver:{request_id}", request_id=request_id, token=token)
+    items = list(tokens.items())
+    for start in range(0, len(items), FAN_OUT):
+        await asyncio.gather(
+            *(
+                enqueue(ctx["queue"], DELIVER, key=f"deliver:{request_id}", request_id=request_id, token=token)
+                for request_id, token in items[start : start + FAN_OUT]
+            )
+        )
     return {"queued": len(tokens)}
 
 
