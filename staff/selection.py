@@ -65,13 +65,14 @@ async def summary(session: dict[str, Any], scope: WorkspaceScope) -> SelectionSu
         return SelectionSummary(0, [])
     totals: dict[str, int] = defaultdict(int)
     count = 0
-    for start in range(0, len(ids), 1000):
-        rows = await scope.select(Invoice, Invoice.currency, Invoice.amount_due_minor).where(
-            Invoice.id.is_in(ids[start : start + 1000]) & (Invoice.status == "outstanding")
-        )
-        for row in rows:
-            totals[row["currency"]] += row["amount_due_minor"]
-            count += 1
+    # One query (at most MAX_INVOICES ids, well under both databases' parameter limits): on SQLite each
+    # query scans the workspace's outstanding invoices, so chunks of a thousand cost five scans.
+    rows = await scope.select(Invoice, Invoice.currency, Invoice.amount_due_minor).where(
+        Invoice.id.is_in(ids[:MAX_INVOICES]) & (Invoice.status == "outstanding")
+    )
+    for row in rows:
+        totals[row["currency"]] += row["amount_due_minor"]
+        count += 1
     return SelectionSummary(
         count, [CurrencyTotal(currency=c, amount_due=a) for c, a in sorted(totals.items())], len(ids) >= MAX_INVOICES
     )
