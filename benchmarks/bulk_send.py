@@ -74,7 +74,7 @@ INVOICE_PREFIX = "/api.xro/2.0/Invoices/"
 WORKER_CONCURRENCY: int = inspect.signature(build_worker).parameters["concurrency"].default
 """Jobs the app's in-process worker runs at once (`create_app` keeps `build_worker`'s default)."""
 GOAL_SECONDS = 1.0
-"""The send call should answer within this, however large the batch."""
+"""Each send call (at most the API's 5,000 invoices) should answer within this."""
 REQUEST_ID = re.compile(r"<request-([0-9a-f-]{36})@")
 BOUNDARY = re.compile(rb"={15}\d+==")
 
@@ -535,13 +535,13 @@ def summary(cold: Send, warm: Send, bare: Sequence[Bare], invoices: int, clients
     cap = "the API takes" if per_call == MAX_INVOICES else "--per-call sends"
     note = "" if one_call else f" ({len(warm.calls)} calls: {cap} at most {per_call:,} invoices per call)"
     slowest = max(max(cold.calls), max(warm.calls))
-    goal = "met" if slowest < GOAL_SECONDS and one_call else "NOT MET"
+    goal = "met" if slowest < GOAL_SECONDS else f"NOT MET (slowest {seconds(slowest)})"
     lines = [
         "result:",
         row("selection", f"{invoices:,} invoices of {clients:,} clients{note}"),
         row("send call, PDFs not cached", call_times(cold)),
         row("send call, PDFs cached", call_times(warm)),
-        row(f"goal: one call under {seconds(GOAL_SECONDS)}", goal),
+        row(f"goal: every call under {seconds(GOAL_SECONDS)}", goal),
         row("ours, PDFs not cached", f"{cold.rate:7,.1f} emails/s ({cold.pdf_fetches:,} PDF downloads)"),
         row("ours, PDFs cached", f"{warm.rate:7,.1f} emails/s"),
     ]
