@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
+import uuid
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -13,6 +15,7 @@ import asyncpg
 from piccolo.apps.migrations.commands.forwards import run_forwards
 from piccolo.apps.migrations.tables import Migration
 from piccolo.columns import Column
+from piccolo.columns.combination import WhereRaw
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
@@ -119,6 +122,20 @@ def write_transaction() -> Any:
     if isinstance(engine, SQLiteEngine):
         return engine.transaction(transaction_type=TransactionType.immediate)
     return engine.transaction()
+
+
+def uuid_in(column: Column, values: Sequence[uuid.UUID]) -> WhereRaw:
+    """`column IN values` for thousands of UUIDs, sent as one parameter instead of one per value.
+
+    A JSON array read with `json_each` on SQLite, a `uuid[]` on PostgreSQL: binding 5,000
+    parameters one by one cost about a quarter of the send call's selection query.
+    """
+    name = column._meta.get_full_name(with_alias=False)  # from the table class, never from input
+    if is_sqlite(column._meta.table._meta.db):
+        # Piccolo stores UUIDs in SQLite as their canonical text.
+        listed = json.dumps([str(value) for value in values])
+        return WhereRaw(f"{name} IN (SELECT value FROM json_each({{}}))", listed)  # noqa: S608
+    return WhereRaw(f"{name} = ANY({{}}::uuid[])", list(values))
 
 
 def read_transaction() -> Any:

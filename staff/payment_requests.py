@@ -11,7 +11,7 @@ import msgspec
 from saq.queue import Queue
 
 from core.clock import as_utc, utcnow
-from core.db import insert_rows, write_transaction
+from core.db import insert_rows, uuid_in, write_transaction
 from core.errors import Invalid
 from core.scope import WorkspaceScope, parse_id
 from core.tables import Activity, Workspace
@@ -126,7 +126,7 @@ async def select_invoices(scope: WorkspaceScope, data: PaymentRequestCreate) -> 
         Invoice.client.id,
         Invoice.client.name,
         Invoice.client.email,
-    ).where(Invoice.id.is_in(list(ids.values()) or [uuid.UUID(int=0)]))
+    ).where(uuid_in(Invoice.id, list(ids.values())))
     found = {row["id"]: row for row in rows}
     unknown += [raw for raw, value in ids.items() if value not in found]
     closed = {str(row["id"]): row["status"] for row in rows if row["status"] != "outstanding"}
