@@ -123,7 +123,7 @@ async def deliver_payment_request(ctx: dict[str, Any], *, request_id: str, token
         message_id=f"<request-{request.id}@{settings.mail_from.rpartition('@')[2] or 'localhost'}>",
     )
     if not await _claim(request):
-        return {"status": "taken"}  # another run of this job got there first
+        return {"status": "taken"}  # another run of this job claimed it meanwhile, or staff revoked it
     try:
         await mailer_for(settings.smtp_url, settings.mail_from).send(email)
     except MailError as exc:
