@@ -302,3 +302,20 @@ async def test_a_delivery_interrupted_mid_send_is_failed_not_resent(
     alert = await mail.wait_for(workspaces.last_email)
     assert "could not be emailed" in alert[-1]["Subject"]
     assert len(mail.to(invoice["client"]["email"])) == before
+
+
+async def test_two_runs_of_one_delivery_at_once_send_one_email(
+    client: httpx.AsyncClient, workspaces: WorkspaceFactory, xero: XeroStandIn, mail: Catcher, running_app: Any
+) -> None:
+    _, invoices = await imported_firm(client, workspaces, xero)
+    [invoice, *_] = [item for item in invoices if item["client"]["email"]]
+    request = await _direct_request([invoice])
+    address = invoice["client"]["email"]
+    before = len(mail.to(address))
+    results = await asyncio.gather(
+        *(deliver_payment_request(_job_context(running_app), request_id=str(request.id), token="t") for _ in range(2))
+    )
+    assert {"status": "sent"} in results
+    await mail.wait_for(address, before + 1)
+    await asyncio.sleep(0.3)
+    assert len(mail.to(address)) == before + 1
