@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import shutil
 import socket
@@ -18,8 +19,13 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import httpx
 import uvicorn
+from litestar import Litestar
+from redis.asyncio import Redis
+from saq.queue import Queue
+from saq.queue.redis import RedisQueue
 
 from core.db import connected, engine_for_url, migrate
+from core.queue import EmbeddedRedis, make_queue
 from core.security import SecretBox
 from core.settings import Settings
 from ledger.grants import store_new_grant
@@ -169,6 +175,53 @@ async def link(settings: Settings, sandbox: XeroSandbox, tenant: XeroTenant) -> 
     )
     await connection.save()
     return Linked(str(connection.id), workspace_id, tenant.tenant_id, tokens.access_token, created.api_token)
+
+
+@asynccontextmanager
+async def job_queue(settings: Settings, tmp_dir: Path) -> AsyncIterator[Queue]:
+    """The app's SAQ queue: an embedded redis-server, or the given server with this run's own queue name."""
+    if settings.queue_url is None:
+        server = EmbeddedRedis(tmp_dir / "queue.rdb")
+        socket = server.start()
+        try:
+            yield make_queue(settings, embedded_socket=socket)
+        finally:
+            server.stop()
+        return
+    queue = make_queue(settings)
+    try:
+        yield queue
+    finally:
+        if isinstance(queue, RedisQueue):  # Finished jobs stay a day under their keys; this run's are of no use.
+            redis = Redis.from_url(settings.queue_url)
+            try:
+                for pattern in (f"saq:{settings.queue_name}:*", f"saq:job:{settings.queue_name}:*"):
+                    keys = [key async for key in redis.scan_iter(match=pattern, count=1000)]
+                    for start in range(0, len(keys), 1000):
+                        await redis.delete(*keys[start : start + 1000])
+            finally:
+                await redis.aclose()
+
+
+@asynccontextmanager
+async def running(app: Litestar) -> AsyncIterator[Litestar]:
+    """The app's lifespan (database, queue, in-process worker) held in one task of this loop, as the tests do."""
+    started, stopping = asyncio.Event(), asyncio.Event()
+
+    async def hold_lifespan() -> None:
+        async with app.lifespan():  # Entered and exited in this one task: the lifespan's cancel scopes demand it.
+            started.set()
+            await stopping.wait()
+
+    holder = asyncio.create_task(hold_lifespan())
+    await asyncio.wait([holder, asyncio.create_task(started.wait())], return_when=asyncio.FIRST_COMPLETED)
+    if holder.done():
+        holder.result()  # Start-up failed: raise its error here.
+    try:
+        yield app
+    finally:
+        stopping.set()
+        await holder
 
 
 def seconds(value: float) -> str:

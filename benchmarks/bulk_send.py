@@ -36,8 +36,8 @@ import threading
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Iterator, Sequence
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import parseaddr
@@ -49,16 +49,12 @@ import httpx
 import msgspec
 import structlog
 from aiosmtpd.controller import Controller
-from litestar import Litestar
-from redis.asyncio import Redis
 from saq.job import Job
 from saq.queue import Queue
-from saq.queue.redis import RedisQueue
 
-from benchmarks._common import BASE_URL, CLIENT_ID, Databases, free_port, link, seconds, serving
+from benchmarks._common import BASE_URL, CLIENT_ID, Databases, free_port, job_queue, link, running, seconds, serving
 from core.app import create_app
 from core.mail import SMTP_TIMEOUT, Attachment, OutgoingEmail, to_mime
-from core.queue import EmbeddedRedis, make_queue
 from core.settings import Settings
 from jobs.requests import DELIVER, DISPATCH
 from jobs.worker import build_worker
@@ -78,7 +74,7 @@ INVOICE_PREFIX = "/api.xro/2.0/Invoices/"
 WORKER_CONCURRENCY: int = inspect.signature(build_worker).parameters["concurrency"].default
 """Jobs the app's in-process worker runs at once (`create_app` keeps `build_worker`'s default)."""
 GOAL_SECONDS = 1.0
-"""The send call should answer within this, however large the batch."""
+"""Each send call (at most the API's 5,000 invoices) should answer within this."""
 REQUEST_ID = re.compile(r"<request-([0-9a-f-]{36})@")
 BOUNDARY = re.compile(rb"={15}\d+==")
 
@@ -176,53 +172,6 @@ def smtp_server() -> Iterator[tuple[int, Inbox]]:
         yield port, inbox
     finally:
         controller.stop()
-
-
-@asynccontextmanager
-async def job_queue(settings: Settings, tmp_dir: Path) -> AsyncIterator[Queue]:
-    """The app's SAQ queue: an embedded redis-server, or the given server with this run's own queue name."""
-    if settings.queue_url is None:
-        server = EmbeddedRedis(tmp_dir / "queue.rdb")
-        socket = server.start()
-        try:
-            yield make_queue(settings, embedded_socket=socket)
-        finally:
-            server.stop()
-        return
-    queue = make_queue(settings)
-    try:
-        yield queue
-    finally:
-        if isinstance(queue, RedisQueue):  # Finished jobs stay a day under their keys; this run's are of no use.
-            redis = Redis.from_url(settings.queue_url)
-            try:
-                for pattern in (f"saq:{settings.queue_name}:*", f"saq:job:{settings.queue_name}:*"):
-                    keys = [key async for key in redis.scan_iter(match=pattern, count=1000)]
-                    for start in range(0, len(keys), 1000):
-                        await redis.delete(*keys[start : start + 1000])
-            finally:
-                await redis.aclose()
-
-
-@asynccontextmanager
-async def running(app: Litestar) -> AsyncIterator[Litestar]:
-    """The app's lifespan (database, queue, in-process worker) held in one task of this loop, as the tests do."""
-    started, stopping = asyncio.Event(), asyncio.Event()
-
-    async def hold_lifespan() -> None:
-        async with app.lifespan():  # Entered and exited in this one task: the lifespan's cancel scopes demand it.
-            started.set()
-            await stopping.wait()
-
-    holder = asyncio.create_task(hold_lifespan())
-    await asyncio.wait([holder, asyncio.create_task(started.wait())], return_when=asyncio.FIRST_COMPLETED)
-    if holder.done():
-        holder.result()  # Start-up failed: raise its error here.
-    try:
-        yield app
-    finally:
-        stopping.set()
-        await holder
 
 
 @dataclass
@@ -586,13 +535,13 @@ def summary(cold: Send, warm: Send, bare: Sequence[Bare], invoices: int, clients
     cap = "the API takes" if per_call == MAX_INVOICES else "--per-call sends"
     note = "" if one_call else f" ({len(warm.calls)} calls: {cap} at most {per_call:,} invoices per call)"
     slowest = max(max(cold.calls), max(warm.calls))
-    goal = "met" if slowest < GOAL_SECONDS and one_call else "NOT MET"
+    goal = "met" if slowest < GOAL_SECONDS else f"NOT MET (slowest {seconds(slowest)})"
     lines = [
         "result:",
         row("selection", f"{invoices:,} invoices of {clients:,} clients{note}"),
         row("send call, PDFs not cached", call_times(cold)),
         row("send call, PDFs cached", call_times(warm)),
-        row(f"goal: one call under {seconds(GOAL_SECONDS)}", goal),
+        row(f"goal: every call under {seconds(GOAL_SECONDS)}", goal),
         row("ours, PDFs not cached", f"{cold.rate:7,.1f} emails/s ({cold.pdf_fetches:,} PDF downloads)"),
         row("ours, PDFs cached", f"{warm.rate:7,.1f} emails/s"),
     ]

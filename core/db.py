@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import asyncpg
 from piccolo.apps.migrations.commands.forwards import run_forwards
 from piccolo.apps.migrations.tables import Migration
+from piccolo.columns import Column
+from piccolo.columns.combination import WhereRaw
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
@@ -135,6 +139,29 @@ def write_transaction() -> Any:
     return engine.transaction()
 
 
+def uuid_in(column: Column, values: Sequence[uuid.UUID]) -> WhereRaw:
+    """`column IN values` for thousands of UUIDs, sent as one parameter instead of one per value.
+
+    A JSON array read with `json_each` on SQLite, a `uuid[]` on PostgreSQL: binding 5,000
+    parameters one by one cost about a quarter of the send call's selection query.
+    """
+    name = column._meta.get_full_name(with_alias=False)  # from the table class, never from input
+    if is_sqlite(column._meta.table._meta.db):
+        # Piccolo stores UUIDs in SQLite as their canonical text.
+        listed = json.dumps([str(value) for value in values])
+        return WhereRaw(f"{name} IN (SELECT value FROM json_each({{}}))", listed)  # noqa: S608
+    return WhereRaw(f"{name} = ANY({{}}::uuid[])", list(values))
+
+
+def read_transaction() -> Any:
+    """Several reads on one connection and one snapshot (never hold it across a network call).
+
+    Outside a transaction Piccolo's SQLite engine opens a connection, with its own thread, for every
+    query, which costs milliseconds each; a job that reads four things reads them in one of these.
+    """
+    return core.piccolo_conf.DB.transaction()
+
+
 INSERT_CHUNK = 1000
 """Rows per INSERT: PostgreSQL allows at most 32,767 bind parameters in one statement."""
 
@@ -143,3 +170,29 @@ async def insert_all(table: type[Table], rows: list[Any]) -> None:
     """Insert many rows of one table, a thousand per statement (inside the caller's transaction)."""
     for start in range(0, len(rows), INSERT_CHUNK):
         await table.insert(*rows[start : start + INSERT_CHUNK])
+
+
+async def insert_rows(table: type[Table], columns: Sequence[Column], rows: Sequence[Sequence[Any]]) -> None:
+    """Insert plain value tuples, one per row, inside the caller's write transaction.
+
+    For thousands of rows at once: building a Piccolo object and its query string per row cost
+    about 0.2 ms each, most of a 5,000-invoice send call. The rows go to the driver as they are
+    (SQLite `executemany`, PostgreSQL `COPY`, so no bind-parameter limit), which means no
+    column defaults are filled in: give every NOT NULL column a value of the type Piccolo would
+    send (UUID, timezone-aware datetime, JSON as text).
+    """
+    if not rows:
+        return
+    engine = table._meta.db
+    transaction = engine.current_transaction.get()
+    if transaction is None:
+        raise RuntimeError("insert_rows runs inside write_transaction()")
+    names = [column._meta.db_column_name for column in columns]
+    if isinstance(engine, SQLiteEngine):
+        quoted = ", ".join(f'"{name}"' for name in names)
+        marks = ", ".join("?" for _ in names)
+        # Table and column names come from the table class, never from input.
+        statement = f'INSERT INTO "{table._meta.tablename}" ({quoted}) VALUES ({marks})'  # noqa: S608
+        await transaction.connection.executemany(statement, rows)
+    else:
+        await transaction.connection.copy_records_to_table(table._meta.tablename, records=rows, columns=names)

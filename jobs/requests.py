@@ -2,26 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
 from saq.queue import Queue
 
 from core.clock import utcnow
-from core.mail import MailError, mailer_for
-from core.scope import WorkspaceScope
+from core.db import read_transaction, write_transaction
+from core.mail import Attachment, MailError, mailer_for
 from core.settings import Settings
 from core.tables import Activity
 from jobs.ledger import ledger_context
 from jobs.spec import JobSpec, enqueue
 from ledger.http import LedgerError
-from ledger.pdfs import PdfUnavailable
-from ledger.tables import Client
+from ledger.pdfs import PdfUnavailable, cached_copies, complete_copies
 from portal.links import link_url
 from portal.tables import PaymentRequest, PaymentRequestInvoice
 from staff.alerts import alert_staff
-from staff.request_emails import InvoiceLine, compose, firm_of, invoice_attachments
+from staff.request_emails import Firm, InvoiceLine, compose
 
 log = structlog.get_logger()
 
@@ -51,17 +52,44 @@ async def enqueue_redelivery(queue: Queue, request_id: str, token: str, *, attem
     await enqueue(queue, DELIVER, key=f"deliver:{request_id}:{attempt}", request_id=request_id, token=token)
 
 
+FAN_OUT = 50
+"""Deliveries enqueued at once: enough to hide the queue's round trips, few enough not to flood it."""
+
+
 async def dispatch_batch(ctx: dict[str, Any], *, tokens: dict[str, str]) -> dict[str, int]:
     """Queue one delivery per request; a delivery that runs again finds its request sent and does nothing."""
-    for request_id, token in tokens.items():
-        await enqueue(ctx["queue"], DELIVER, key=f"deliver:{request_id}", request_id=request_id, token=token)
+    items = list(tokens.items())
+    for start in range(0, len(items), FAN_OUT):
+        await asyncio.gather(
+            *(
+                enqueue(ctx["queue"], DELIVER, key=f"deliver:{request_id}", request_id=request_id, token=token)
+                for request_id, token in items[start : start + FAN_OUT]
+            )
+        )
     return {"queued": len(tokens)}
+
+
+@dataclass(frozen=True)
+class _Request:
+    """What a delivery needs of its request, its client and its firm (read in one query)."""
+
+    id: uuid.UUID
+    workspace: uuid.UUID
+    status: str
+    subject: str
+    message: str
+    client_name: str
+    client_email: str | None
+    firm: Firm
 
 
 async def deliver_payment_request(ctx: dict[str, Any], *, request_id: str, token: str) -> dict[str, str]:
     """Send one request's email. Safe to run again: a sent, revoked or uncertain request is never re-sent."""
     settings: Settings = ctx["settings"]
-    request = await PaymentRequest.objects().where(PaymentRequest.id == uuid.UUID(request_id)).first()
+    async with read_transaction():  # the four reads on one connection
+        request = await _request(uuid.UUID(request_id))
+        lines, dropped = await _invoice_lines(request) if request and request.status == "queued" else ([], [])
+        copies = await cached_copies([uuid.UUID(line.id) for line in lines]) if lines else None
     if request is None or request.status not in ("queued", "sending"):
         return {"status": request.status if request else "missing"}
     if request.status == "sending":
@@ -70,23 +98,23 @@ async def deliver_payment_request(ctx: dict[str, Any], *, request_id: str, token
             settings, request, "Delivery was interrupted; it is unknown whether the email arrived. Resend if needed."
         )
         return {"status": "failed"}
-
-    scope = WorkspaceScope(workspace_id=request.workspace)
-    lines = await _open_invoice_lines(request)
-    if not lines:
+    if dropped:
+        await _set(request, note=f"Left out, paid or voided since selection: {', '.join(dropped)}.")
+    if copies is None:
         await _set(request, status="cancelled", note="Every invoice was paid or voided before sending.")
         return {"status": "cancelled"}
 
     try:
-        attachments = await invoice_attachments(ledger_context(ctx), lines)
+        attachments = [
+            Attachment(filename=name, content_type="application/pdf", content=content)
+            for name, content in await complete_copies(ledger_context(ctx), copies)
+        ]
     except (PdfUnavailable, LedgerError) as exc:
         return await _retry_or_fail(ctx, request, f"The invoice copy could not be fetched from the ledger ({exc}).")
-    client = await Client.objects().where(Client.id == request.client).first()
-    assert client is not None
     email = compose(
-        firm=await firm_of(scope),
-        client_name=client.name,
-        to=client.email or "",
+        firm=request.firm,
+        client_name=request.client_name,
+        to=request.client_email or "",
         lines=lines,
         link=link_url(settings.base_url, token),
         subject_template=request.subject or None,
@@ -94,32 +122,64 @@ async def deliver_payment_request(ctx: dict[str, Any], *, request_id: str, token
         attachments=attachments,
         message_id=f"<request-{request.id}@{settings.mail_from.rpartition('@')[2] or 'localhost'}>",
     )
-    await _set(request, status="sending")
+    if not await _claim(request):
+        return {"status": "taken"}  # another run of this job claimed it meanwhile, or staff revoked it
     try:
         await mailer_for(settings.smtp_url, settings.mail_from).send(email)
     except MailError as exc:
         await _set(request, status="queued")
         return await _retry_or_fail(ctx, request, f"The mail server did not accept the email ({exc}).")
-    await PaymentRequest.update(
-        {PaymentRequest.status: "sent", PaymentRequest.sent_at: utcnow(), PaymentRequest.last_error: None}
-    ).where(PaymentRequest.id == request.id)
-    await Activity.insert(
-        *[
-            Activity(
-                workspace=request.workspace,
-                invoice_id=line.id,
-                request_id=request_id,
-                kind="sent",
-                detail=f"Emailed to {client.email}",
-            )
-            for line in lines
-        ]
-    )
+    async with write_transaction():
+        await PaymentRequest.update(
+            {PaymentRequest.status: "sent", PaymentRequest.sent_at: utcnow(), PaymentRequest.last_error: None}
+        ).where(PaymentRequest.id == request.id)
+        await Activity.insert(
+            *[
+                Activity(
+                    workspace=request.workspace,
+                    invoice_id=line.id,
+                    request_id=request_id,
+                    kind="sent",
+                    detail=f"Emailed to {request.client_email}",
+                )
+                for line in lines
+            ]
+        )
     return {"status": "sent"}
 
 
-async def _open_invoice_lines(request: PaymentRequest) -> list[InvoiceLine]:
-    """The request's invoices still outstanding; the others are dropped with a note."""
+async def _request(request_id: uuid.UUID) -> _Request | None:
+    row = (
+        await PaymentRequest.select(
+            PaymentRequest.id,
+            PaymentRequest.workspace,
+            PaymentRequest.status,
+            PaymentRequest.subject,
+            PaymentRequest.message,
+            PaymentRequest.client.name,
+            PaymentRequest.client.email,
+            PaymentRequest.workspace.name,
+            PaymentRequest.workspace.reply_to,
+        )
+        .where(PaymentRequest.id == request_id)
+        .first()
+    )
+    if row is None:
+        return None
+    return _Request(
+        id=row["id"],
+        workspace=row["workspace"],
+        status=row["status"],
+        subject=row["subject"],
+        message=row["message"],
+        client_name=row["client.name"],
+        client_email=row["client.email"],
+        firm=Firm(name=row["workspace.name"], reply_to=row["workspace.reply_to"]),
+    )
+
+
+async def _invoice_lines(request: _Request) -> tuple[list[InvoiceLine], list[str]]:
+    """The request's invoices still outstanding, and the numbers of those paid or voided since selection."""
     rows = await PaymentRequestInvoice.select(
         PaymentRequestInvoice.invoice.id,
         PaymentRequestInvoice.invoice.number,
@@ -127,11 +187,10 @@ async def _open_invoice_lines(request: PaymentRequest) -> list[InvoiceLine]:
         PaymentRequestInvoice.invoice.amount_due_minor,
         PaymentRequestInvoice.invoice.due_date,
         PaymentRequestInvoice.invoice.status,
-    ).where(PaymentRequestInvoice.request == request.id)
-    dropped = [row["invoice.number"] for row in rows if row["invoice.status"] != "outstanding"]
-    if dropped:
-        await _set(request, note=f"Left out, paid or voided since selection: {', '.join(dropped)}.")
-    return [
+    ).where(
+        (PaymentRequestInvoice.request == request.id) & (PaymentRequestInvoice.invoice.workspace == request.workspace)
+    )
+    lines = [
         InvoiceLine(
             str(row["invoice.id"]),
             row["invoice.number"],
@@ -142,15 +201,26 @@ async def _open_invoice_lines(request: PaymentRequest) -> list[InvoiceLine]:
         for row in rows
         if row["invoice.status"] == "outstanding"
     ]
+    return lines, [row["invoice.number"] for row in rows if row["invoice.status"] != "outstanding"]
 
 
-async def _set(request: PaymentRequest, **values: Any) -> None:
+async def _claim(request: _Request) -> bool:
+    """Mark the request `sending` if it is still queued; False when another run of the job already did."""
+    claimed = (
+        await PaymentRequest.update({PaymentRequest.status: "sending"})
+        .where((PaymentRequest.id == request.id) & (PaymentRequest.status == "queued"))
+        .returning(PaymentRequest.id)
+    )
+    return bool(claimed)
+
+
+async def _set(request: _Request, **values: Any) -> None:
     await PaymentRequest.update({getattr(PaymentRequest, key): value for key, value in values.items()}).where(
         PaymentRequest.id == request.id
     )
 
 
-async def _retry_or_fail(ctx: dict[str, Any], request: PaymentRequest, reason: str) -> dict[str, str]:
+async def _retry_or_fail(ctx: dict[str, Any], request: _Request, reason: str) -> dict[str, str]:
     job = ctx["job"]
     if job.attempts < job.retries:
         await _set(request, last_error=reason)
@@ -159,7 +229,7 @@ async def _retry_or_fail(ctx: dict[str, Any], request: PaymentRequest, reason: s
     return {"status": "failed"}
 
 
-async def _fail(settings: Settings, request: PaymentRequest, reason: str) -> None:
+async def _fail(settings: Settings, request: _Request, reason: str) -> None:
     await _set(request, status="failed", last_error=reason)
     await Activity(
         workspace=request.workspace, request_id=str(request.id), kind="delivery_failed", detail=reason

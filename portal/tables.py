@@ -49,7 +49,13 @@ class PaymentRequestInvoice(Table):
     """Which invoices a payment request covers."""
 
     request = ForeignKey(PaymentRequest, null=False, on_delete=OnDelete.restrict)
-    invoice = ForeignKey(Invoice, null=False, on_delete=OnDelete.restrict)
+    invoice = ForeignKey(
+        Invoice,
+        null=False,
+        index=True,
+        on_delete=OnDelete.restrict,
+        help_text="Indexed: each list row shows its last request.",
+    )
 
 
 class Payment(Table):

@@ -11,7 +11,7 @@ import msgspec
 from saq.queue import Queue
 
 from core.clock import as_utc, utcnow
-from core.db import insert_all, write_transaction
+from core.db import insert_rows, uuid_in, write_transaction
 from core.errors import Invalid
 from core.scope import WorkspaceScope, parse_id
 from core.tables import Activity, Workspace
@@ -39,6 +39,31 @@ from staff.request_schemas import (
 )
 
 PREVIEW_TOKEN = "preview-link-is-created-when-sent"  # noqa: S105 - a visible placeholder, not a secret
+_REQUEST_COLUMNS = (
+    PaymentRequest.id,
+    PaymentRequest.workspace,
+    PaymentRequest.client,
+    PaymentRequest.batch_id,
+    PaymentRequest.status,
+    PaymentRequest.subject,
+    PaymentRequest.message,
+    PaymentRequest.settings,
+    PaymentRequest.token_hash,
+    PaymentRequest.link_expires_at,
+    PaymentRequest.note,
+    PaymentRequest.created_by,
+    PaymentRequest.created_at,
+)
+"""What a send stores per request; the other columns (sent_at, opened_at…) start empty."""
+_ACTIVITY_COLUMNS = (
+    Activity.id,
+    Activity.workspace,
+    Activity.invoice_id,
+    Activity.request_id,
+    Activity.kind,
+    Activity.detail,
+    Activity.at,
+)
 
 
 @dataclass
@@ -101,7 +126,7 @@ async def select_invoices(scope: WorkspaceScope, data: PaymentRequestCreate) -> 
         Invoice.client.id,
         Invoice.client.name,
         Invoice.client.email,
-    ).where(Invoice.id.is_in(list(ids.values()) or [uuid.UUID(int=0)]))
+    ).where(uuid_in(Invoice.id, list(ids.values())))
     found = {row["id"]: row for row in rows}
     unknown += [raw for raw, value in ids.items() if value not in found]
     closed = {str(row["id"]): row["status"] for row in rows if row["status"] != "outstanding"}
@@ -200,51 +225,50 @@ async def send_requests(
         raise Invalid("None of the selected clients has an email address.", fields={"invoice_ids": "Nothing to send."})
     batch_id = str(uuid.uuid4())
     now = utcnow()
-    settings = msgspec.to_builtins(data.settings or PaymentSettings())
+    settings = msgspec.json.encode(msgspec.to_builtins(data.settings or PaymentSettings())).decode()
     tokens: dict[str, str] = {}
     summaries: list[RequestSummary] = []
-    requests: list[PaymentRequest] = []
-    links: list[PaymentRequestInvoice] = []
-    activity: list[Activity] = []
+    requests: list[tuple[Any, ...]] = []
+    links: list[tuple[uuid.UUID, uuid.UUID]] = []
+    activity: list[tuple[Any, ...]] = []
     for group in selection.groups:
         token, digest = new_link_token()
-        request = PaymentRequest(
-            workspace=scope.workspace_id,
-            client=group.client_id,
-            batch_id=batch_id,
-            status="queued",
-            subject=data.subject or "",
-            message=data.message or "",
-            settings=msgspec.json.encode(settings).decode(),
-            token_hash=digest,
-            link_expires_at=link_expiry(now, [line.due_date for line in group.lines], lifetime_days),
-            created_by=created_by,
-        )
-        requests.append(request)
-        tokens[str(request.id)] = token
-        links += [PaymentRequestInvoice(request=request.id, invoice=uuid.UUID(line.id)) for line in group.lines]
-        activity += [
-            Activity(
-                workspace=scope.workspace_id,
-                invoice_id=line.id,
-                request_id=str(request.id),
-                kind="requested",
-                detail=f"Payment requested from {group.email}",
+        request_id = uuid.uuid4()
+        expires = link_expiry(now, [line.due_date for line in group.lines], lifetime_days)
+        requests.append(
+            (
+                request_id,
+                scope.workspace_id,
+                group.client_id,
+                batch_id,
+                "queued",
+                data.subject or "",
+                data.message or "",
+                settings,
+                digest,
+                expires,
+                "",
+                created_by,
+                now,
             )
-            for line in group.lines
-        ]
+        )
+        tokens[str(request_id)] = token
+        detail = f"Payment requested from {group.email}"
+        for line in group.lines:
+            links.append((request_id, uuid.UUID(line.id)))
+            activity.append((uuid.uuid4(), scope.workspace_id, line.id, str(request_id), "requested", detail, now))
         summaries.append(
             RequestSummary(
-                id=str(request.id),
+                id=str(request_id),
                 client_id=str(group.client_id),
                 invoice_ids=[line.id for line in group.lines],
                 status="queued",
             )
         )
     async with write_transaction():
-        await insert_all(PaymentRequest, requests)
-        await insert_all(PaymentRequestInvoice, links)
-        await insert_all(Activity, activity)
+        await insert_rows(PaymentRequest, _REQUEST_COLUMNS, requests)
+        await insert_rows(PaymentRequestInvoice, (PaymentRequestInvoice.request, PaymentRequestInvoice.invoice), links)
+        await insert_rows(Activity, _ACTIVITY_COLUMNS, activity)
     await enqueue_delivery(queue, batch_id, tokens)
     return SendOut(
         batch_id=batch_id,

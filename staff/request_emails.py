@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import string
 import uuid
@@ -19,10 +18,9 @@ from core.scope import WorkspaceScope
 from core.tables import Workspace
 from core.templating import render
 from ledger.clients import LedgerContext
-from ledger.pdfs import invoice_pdf
+from ledger.pdfs import invoice_pdfs
 
 PLACEHOLDERS = ("client_name", "invoice_numbers", "invoice_count", "amount_due", "due_date", "firm_name", "link")
-PDF_BATCH = 5
 DEFAULT_SUBJECT = "{invoice_numbers} from {firm_name}"
 DEFAULT_MESSAGE = (
     "Hi {client_name},\n\n"
@@ -156,13 +154,7 @@ async def firm_of(scope: WorkspaceScope) -> Firm:
     return Firm(name=row["name"], reply_to=row["reply_to"])
 
 
-async def invoice_attachments(ledger: LedgerContext, lines: list[InvoiceLine]) -> list[Attachment]:
-    """Each invoice's ledger PDF, bytes unchanged, named `<invoice number>.pdf`.
-
-    Fetched a few at a time (the ledger's per-tenant limit is 5 calls); a failure stops at its batch.
-    """
-    copies: list[tuple[str, bytes]] = []
-    for start in range(0, len(lines), PDF_BATCH):
-        batch = lines[start : start + PDF_BATCH]
-        copies += await asyncio.gather(*(invoice_pdf(ledger, uuid.UUID(line.id)) for line in batch))
+async def invoice_attachments(ledger: LedgerContext, lines: Sequence[InvoiceLine]) -> list[Attachment]:
+    """Each invoice's ledger PDF, bytes unchanged, named `<invoice number>.pdf` (cached copies in one query)."""
+    copies = await invoice_pdfs(ledger, [uuid.UUID(line.id) for line in lines])
     return [Attachment(filename=name, content_type="application/pdf", content=content) for name, content in copies]

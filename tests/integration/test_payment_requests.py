@@ -216,3 +216,114 @@ async def test_smtp_refusing_until_the_last_attempt_fails_the_request_and_alerts
     assert status["status"] == "failed"
     alert = await mail.wait_for(workspaces.last_email)
     assert "could not be emailed" in alert[-1]["Subject"]
+
+
+async def _direct_request(invoices: list[dict[str, Any]], *, status: str = "queued") -> PaymentRequest:
+    """A stored request for some invoices of one client, as a send call would leave it."""
+    from portal.tables import PaymentRequestInvoice
+
+    client_id = uuid.UUID(invoices[0]["client"]["id"])
+    [owner] = await Client.select(Client.workspace).where(Client.id == client_id)
+    request = PaymentRequest(
+        workspace=owner["workspace"],
+        client=client_id,
+        batch_id=str(uuid.uuid4()),
+        status=status,
+        subject="",
+        token_hash=token_digest(f"token-{uuid.uuid4()}"),
+        link_expires_at=PaymentRequest.link_expires_at.default.python(),  # type: ignore[attr-defined]
+    )
+    await request.save()
+    await PaymentRequestInvoice.insert(
+        *[PaymentRequestInvoice(request=request.id, invoice=uuid.UUID(item["id"])) for item in invoices]
+    )
+    return request
+
+
+def _job_context(running_app: Any) -> dict[str, Any]:
+    state = running_app.state
+    return {
+        "settings": state.settings,
+        "http": state.http,
+        "ledger": state.ledger,
+        "job": Job(function="deliver_payment_request", retries=3, attempts=1),
+    }
+
+
+async def test_invoices_paid_since_selection_are_left_out_with_a_note(
+    client: httpx.AsyncClient, workspaces: WorkspaceFactory, xero: XeroStandIn, mail: Catcher, running_app: Any
+) -> None:
+    token, invoices = await imported_firm(client, workspaces, xero)
+    kept, paid = pick_two_clients(invoices)[:2]
+    request = await _direct_request([kept, paid])
+    from ledger.tables import Invoice
+
+    await Invoice.update({Invoice.status: "paid"}).where(Invoice.id == uuid.UUID(paid["id"]))
+    address = kept["client"]["email"]
+    before = len(mail.to(address))
+    result = await deliver_payment_request(_job_context(running_app), request_id=str(request.id), token="t")
+    assert result == {"status": "sent"}
+    [message] = (await mail.wait_for(address, before + 1))[before:]
+    assert [part.get_filename() for part in message.iter_attachments()] == [f"{kept['number']}.pdf"]
+    row = await PaymentRequest.objects().where(PaymentRequest.id == request.id).first()
+    assert row is not None
+    assert row.status == "sent"
+    assert row.note == f"Left out, paid or voided since selection: {paid['number']}."
+    detail = json_of((await client.get(f"/api/v1/invoices/{kept['id']}", headers=auth(token))).content)
+    assert [item["detail"] for item in detail["activity"] if item["kind"] == "sent"] == [f"Emailed to {address}"]
+
+
+async def test_a_request_whose_invoices_were_all_paid_is_cancelled_unsent(
+    client: httpx.AsyncClient, workspaces: WorkspaceFactory, xero: XeroStandIn, mail: Catcher, running_app: Any
+) -> None:
+    _, invoices = await imported_firm(client, workspaces, xero)
+    [invoice, *_] = [item for item in invoices if item["client"]["email"]]
+    request = await _direct_request([invoice])
+    from ledger.tables import Invoice
+
+    await Invoice.update({Invoice.status: "voided"}).where(Invoice.id == uuid.UUID(invoice["id"]))
+    before = len(mail.to(invoice["client"]["email"]))
+    result = await deliver_payment_request(_job_context(running_app), request_id=str(request.id), token="t")
+    assert result == {"status": "cancelled"}
+    row = await PaymentRequest.objects().where(PaymentRequest.id == request.id).first()
+    assert row is not None
+    assert row.status == "cancelled"
+    assert row.note == "Every invoice was paid or voided before sending."
+    await asyncio.sleep(0.3)
+    assert len(mail.to(invoice["client"]["email"])) == before
+
+
+async def test_a_delivery_interrupted_mid_send_is_failed_not_resent(
+    client: httpx.AsyncClient, workspaces: WorkspaceFactory, xero: XeroStandIn, mail: Catcher, running_app: Any
+) -> None:
+    _, invoices = await imported_firm(client, workspaces, xero)
+    [invoice, *_] = [item for item in invoices if item["client"]["email"]]
+    request = await _direct_request([invoice], status="sending")
+    before = len(mail.to(invoice["client"]["email"]))
+    result = await deliver_payment_request(_job_context(running_app), request_id=str(request.id), token="t")
+    assert result == {"status": "failed"}
+    row = await PaymentRequest.objects().where(PaymentRequest.id == request.id).first()
+    assert row is not None
+    assert row.status == "failed"
+    assert row.last_error is not None
+    assert "unknown whether the email arrived" in row.last_error
+    alert = await mail.wait_for(workspaces.last_email)
+    assert "could not be emailed" in alert[-1]["Subject"]
+    assert len(mail.to(invoice["client"]["email"])) == before
+
+
+async def test_two_runs_of_one_delivery_at_once_send_one_email(
+    client: httpx.AsyncClient, workspaces: WorkspaceFactory, xero: XeroStandIn, mail: Catcher, running_app: Any
+) -> None:
+    _, invoices = await imported_firm(client, workspaces, xero)
+    [invoice, *_] = [item for item in invoices if item["client"]["email"]]
+    request = await _direct_request([invoice])
+    address = invoice["client"]["email"]
+    before = len(mail.to(address))
+    results = await asyncio.gather(
+        *(deliver_payment_request(_job_context(running_app), request_id=str(request.id), token="t") for _ in range(2))
+    )
+    assert {"status": "sent"} in results
+    await mail.wait_for(address, before + 1)
+    await asyncio.sleep(0.3)
+    assert len(mail.to(address)) == before + 1
