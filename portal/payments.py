@@ -23,7 +23,7 @@ from core.stripe_gateway import PaymentOutcome, StripeGateway
 from core.tables import Activity
 from ledger.tables import Client, Invoice
 from portal.schemas import ClientSession
-from portal.tables import Payment, PaymentAllocation, PaymentRequest, PaymentRequestInvoice
+from portal.tables import Payment, PaymentAllocation, PaymentRequest, PaymentRequestInvoice, ScheduledCollection
 
 log = structlog.get_logger()
 
@@ -240,6 +240,7 @@ async def settle(payment_id: uuid.UUID, outcome: PaymentOutcome) -> str:
 
 
 async def _mark_paid(workspace_id: uuid.UUID, allocations: list[dict[str, Any]], outcome: PaymentOutcome) -> None:
+    settled: list[uuid.UUID] = []
     for row in allocations:
         invoice = (
             await Invoice.select(Invoice.amount_due_minor, Invoice.amount_paid_minor)
@@ -257,7 +258,17 @@ async def _mark_paid(workspace_id: uuid.UUID, allocations: list[dict[str, Any]],
                 Invoice.updated_at: utcnow(),
             }
         ).where(Invoice.id == row["invoice"])
+        if due == 0:
+            settled.append(row["invoice"])
     await _log(workspace_id, allocations, "paid", f"Paid by card ({outcome.intent_id})")
+    if settled:  # A collection still waiting for its date has nothing left to collect.
+        await ScheduledCollection.update(
+            {
+                ScheduledCollection.status: "cancelled",
+                ScheduledCollection.note: "Paid before the collection date; nothing charged.",
+                ScheduledCollection.updated_at: utcnow(),
+            }
+        ).where(ScheduledCollection.invoice.is_in(settled) & (ScheduledCollection.status == "scheduled"))
 
 
 async def _log(workspace_id: uuid.UUID, allocations: list[dict[str, Any]], kind: str, detail: str) -> None:

@@ -15,7 +15,7 @@ from jobs.collections import run_due_collections
 from portal.tables import Payment, ScheduledCollection
 from tests.collection_helpers import Firm, eventually, worker_ctx
 from tests.conftest import WorkspaceFactory, XeroStandIn
-from tests.factories import make_client, make_invoice
+from tests.factories import make_client, make_invoice, make_request
 from tests.helpers import auth, json_of
 from tests.integration.test_stripe_webhooks import event, signed
 from tests.mailcatcher import Catcher
@@ -262,3 +262,33 @@ async def _written_back(xero: XeroStandIn, firm: Firm) -> bool:
 
 async def _ledger_payment_deleted(xero: XeroStandIn, firm: Firm) -> bool:
     return [p.status for p in xero.sandbox.payments_for(firm.ledger_invoice.invoice_id)] == ["DELETED"]
+
+
+async def test_paying_in_the_portal_cancels_a_collection_waiting_for_its_date(
+    client: httpx.AsyncClient,
+    firm_with_card: Callable[[str], Awaitable[Firm]],
+    stripe_stand_in: LocalStripe,
+) -> None:
+    firm = await firm_with_card("4242424242424242")
+    collect_on = utcnow().date() + dt.timedelta(days=10)
+    assert (await firm.schedule(client, collect_on=collect_on.isoformat())).status_code == 201
+    link = await make_request(str(firm.invoice.workspace), firm.client, [firm.invoice])
+
+    opened = await client.get(f"/p/{link}", follow_redirects=False)
+    request_id = opened.headers["location"].rsplit("/", 1)[1]
+    page = await client.get(f"/portal/requests/{request_id}/pay?invoice={firm.invoice.id}")
+    headers = {"x-csrftoken": page.text.split('data-csrf="', 1)[1].split('"', 1)[0]}
+    setup = json_of((await client.post("/portal/payments/setup-intent", json={}, headers=headers)).content)
+    await stripe_stand_in.confirm_card_setup(setup["client_secret"], "5555555555554444")
+    body = {
+        "request_id": request_id,
+        "invoice_ids": [str(firm.invoice.id)],
+        "setup_intent_id": setup["setup_intent_id"],
+    }
+    paid = json_of((await client.post("/portal/payments", json=body, headers=headers)).content)
+    assert paid["status"] == "succeeded"
+
+    collection = await firm.collection()
+    assert collection.status == "cancelled"
+    assert "nothing charged" in collection.note
+    assert (await firm.detail(client))["scheduled_collection"] is None
