@@ -332,6 +332,7 @@ async def _finish(
     *,
     now: dt.datetime,
 ) -> CollectionResult:
+    """Close the collection by what `settle` made of Stripe's answer."""
     payment_id = str(payment.id)
     if status == "succeeded":
         return await _end(collection, "succeeded", note="Collected.", payment_id=payment_id)
@@ -347,7 +348,7 @@ async def _finish(
             note="The client's bank asked them to confirm the payment; they were emailed a link.",
             payment_id=payment_id,
         )
-    if status in ("processing", "requires_confirmation"):
+    if status == "processing":  # Stripe's word comes later (webhook); the cron looks again meanwhile.
         return CollectionResult(status="processing", collection_id=str(collection.id), payment_id=payment_id)
     code = outcome.decline_code or "card_declined"
     message = outcome.message or "The card was declined."
