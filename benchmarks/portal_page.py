@@ -150,13 +150,18 @@ class Server:
 
 
 def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time a process has used so far, from /proc (None where there is no /proc)."""
+    """User + system CPU time a process and its children (a multi-worker server's) have used so far, from /proc.
+
+    None where there is no /proc.
+    """
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     except OSError:
         return None
     fields = stat.rsplit(")", 1)[1].split()  # after "pid (comm)": state is field 3, utime 14 and stime 15
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    own = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return own + sum(cpu_seconds(int(child)) or 0.0 for child in children)
 
 
 def tail(log: Path, lines: int = 30) -> str:
@@ -176,6 +181,15 @@ async def served(
     profiler = ["-m", "cProfile", "-o", str(profile)] if profile else []
     command = [sys.executable, *profiler, "-m", "uvicorn", factory, "--factory", "--host", "127.0.0.1"]
     command += ["--port", str(port), "--workers", "1", "--log-level", "warning", "--no-access-log"]
+    async with spawned(label, command, port, env, log) as server:
+        yield server
+
+
+@asynccontextmanager
+async def spawned(
+    label: str, command: Sequence[str], port: int, env: dict[str, str], log: tuple[Path, IO[bytes]]
+) -> AsyncIterator[Server]:
+    """A server process started with `command`, once it accepts connections on `port`; stopped afterwards."""
     log_path, log_file = log
     process = await asyncio.create_subprocess_exec(*command, cwd=ROOT, env=env, stdout=log_file, stderr=log_file)
     try:
@@ -320,10 +334,21 @@ async def exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, r
 
 
 async def drive(
-    server: Server, request: bytes, *, connections: int, duration: float, max_requests: int, label: str
+    server: Server,
+    request: bytes | Callable[[], bytes],
+    *,
+    connections: int,
+    duration: float,
+    max_requests: int,
+    label: str,
 ) -> Load:
-    """`connections` keep-alive connections, each sending `request` again as soon as the answer is in."""
+    """`connections` keep-alive connections, each sending `request` again as soon as the answer is in.
+
+    `request` is the bytes to send each time, or a function returning the next request's bytes (for
+    requests that must differ, such as webhook events with ids of their own).
+    """
     load = Load(label)
+    next_request = request if callable(request) else lambda: request
     streams = [await asyncio.open_connection("127.0.0.1", server.port) for _ in range(connections)]
     issued = 0
 
@@ -334,7 +359,7 @@ async def drive(
             issued += 1
             sent = time.perf_counter()
             try:
-                status, size, close = await exchange(reader, writer, request)
+                status, size, close = await exchange(reader, writer, next_request())
             except (OSError, ValueError, IndexError, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as error:
                 load.error(f"{type(error).__name__}: {error}")
                 close = True
