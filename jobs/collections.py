@@ -10,6 +10,7 @@ import structlog
 from saq.queue import Queue
 
 from core.clock import utcnow
+from core.db import write_transaction
 from core.money import format_money
 from core.settings import Settings
 from core.stripe_gateway import StripeGateway
@@ -22,11 +23,13 @@ from portal.collections import (
     claim_collections,
     collect,
     due_collection_ids,
+    follow_ups_due,
     processing_collection_ids,
+    take_follow_up,
 )
 from portal.tables import ScheduledCollection
 from staff.alerts import alert_staff
-from staff.client_notices import literal, queue_client_notice
+from staff.client_notices import StoredNotice, literal, send_stored_notice, store_client_notice
 
 log = structlog.get_logger()
 
@@ -37,6 +40,10 @@ DECLINED_SUBJECT = "Your payment for {invoice_numbers} didn't go through"
 AUTHENTICATE_SUBJECT = "Please confirm your payment for {invoice_numbers}"
 
 
+FOLLOW_UP = JobSpec(name="follow_up_collection", timeout=120, retries=8, retry_delay=5.0, retry_backoff=1800.0)
+"""The emails and jobs of an outcome whose own run died before doing them (queued by the cron)."""
+
+
 async def enqueue_collection(queue: Queue, collection_id: uuid.UUID | str) -> None:
     """Queue the charge of one collection (keyed: at most one run at a time)."""
     await enqueue(queue, COLLECT, key=f"collect:{collection_id}", collection_id=str(collection_id))
@@ -45,6 +52,7 @@ async def enqueue_collection(queue: Queue, collection_id: uuid.UUID | str) -> No
 async def run_due_collections(ctx: dict[str, Any], *, now: str | None = None) -> dict[str, int]:
     """Claim the collections due today and queue a charge for each claimed, unfinished one.
 
+    Also queues the follow-up of every outcome left without one (its run died right after recording it).
     `now` (ISO 8601) stands in for the clock, for tests and for catching up by hand.
     """
     moment = dt.datetime.fromisoformat(now) if now else utcnow()
@@ -52,7 +60,10 @@ async def run_due_collections(ctx: dict[str, Any], *, now: str | None = None) ->
     pending = await processing_collection_ids()
     for collection_id in pending:
         await enqueue_collection(ctx["queue"], collection_id)
-    return {"claimed": len(claimed), "queued": len(pending)}
+    orphans = await follow_ups_due(moment)
+    for collection_id in orphans:
+        await enqueue(ctx["queue"], FOLLOW_UP, key=f"follow-up:{collection_id}", collection_id=str(collection_id))
+    return {"claimed": len(claimed), "queued": len(pending), "follow_ups": len(orphans)}
 
 
 async def collect_payment(ctx: dict[str, Any], *, collection_id: str) -> dict[str, str]:
@@ -64,28 +75,38 @@ async def collect_payment(ctx: dict[str, Any], *, collection_id: str) -> dict[st
     now = utcnow()
     await claim_collections(await due_collection_ids(now, among=[collection_uuid]))
     result = await collect(gateway, ledger_context(ctx), collection_uuid, now=now)
-    await _follow_up(ctx, result)
+    await follow_up_collection(ctx, collection_id=collection_id)
     return {"status": result.status}
 
 
-async def _follow_up(ctx: dict[str, Any], result: CollectionResult) -> None:
-    """The emails and jobs an outcome calls for; runs once per outcome (a repeated run comes back `skipped`)."""
+async def follow_up_collection(ctx: dict[str, Any], *, collection_id: str) -> dict[str, str]:
+    """The emails and jobs the collection's recorded outcome calls for, exactly once.
+
+    Taking the stored outcome commits with the client's notice, so a run that dies before that commit
+    leaves it for the cron, and one that dies after has written the notice (its email is a queued request).
+    """
     queue: Queue = ctx["queue"]
+    collection_uuid = uuid.UUID(collection_id)
+    async with write_transaction():
+        result = await take_follow_up(collection_uuid)
+        if result is None:
+            return {"status": "nothing to do"}
+        notice = await _store_notice(collection_uuid, result) if result.status != "succeeded" else None
     if result.status == "succeeded" and result.payment_id:
         await enqueue_write_back(queue, result.payment_id)
         await enqueue_receipt(queue, result.payment_id)
-        return
-    if result.status not in ("failed", "requires_action"):
-        return
-    collection = (
-        await ScheduledCollection.objects().where(ScheduledCollection.id == uuid.UUID(result.collection_id)).first()
-    )
-    assert collection is not None
-    invoice = await Invoice.objects().where(Invoice.id == collection.invoice).first()
-    assert invoice is not None
+    if notice is not None:
+        await send_stored_notice(queue, notice)
+    if result.status == "failed":
+        await _alert_staff(ctx["settings"], collection_uuid, result)
+    return {"status": result.status}
+
+
+async def _store_notice(collection_id: uuid.UUID, result: CollectionResult) -> StoredNotice:
+    """The client's email about a declined charge or one their bank wants confirmed."""
+    invoice = await _invoice_of(collection_id)
     if result.status == "requires_action":
-        await _email_client(
-            queue,
+        return await _notice(
             invoice,
             subject=AUTHENTICATE_SUBJECT,
             message=(
@@ -97,11 +118,9 @@ async def _follow_up(ctx: dict[str, Any], result: CollectionResult) -> None:
             kind="authentication_requested",
             detail="Client emailed to confirm the payment with their bank",
         )
-        return
     retry = f"We will try your card again on {result.retry_on:%-d %B %Y}, or you" if result.retry_on else "You"
     reason = literal(result.message or "The card was declined.")
-    await _email_client(
-        queue,
+    return await _notice(
         invoice,
         subject=DECLINED_SUBJECT,
         message=(
@@ -113,11 +132,23 @@ async def _follow_up(ctx: dict[str, Any], result: CollectionResult) -> None:
         kind="decline_notified",
         detail="Client emailed about the declined collection",
     )
-    settings: Settings = ctx["settings"]
+
+
+async def _invoice_of(collection_id: uuid.UUID) -> Invoice:
+    collection = await ScheduledCollection.objects().where(ScheduledCollection.id == collection_id).first()
+    assert collection is not None
+    invoice = await Invoice.objects().where(Invoice.id == collection.invoice).first()
+    assert invoice is not None
+    return invoice
+
+
+async def _alert_staff(settings: Settings, collection_id: uuid.UUID, result: CollectionResult) -> None:
+    """Tell the firm's admins about a declined collection (best effort, after the client's notice)."""
+    invoice = await _invoice_of(collection_id)
     amount = format_money(invoice.amount_due_minor, invoice.currency)
     await alert_staff(
         settings,
-        collection.workspace,
+        invoice.workspace,
         subject=f"Collection of {invoice.number} declined",
         text=(
             f"The scheduled collection of {amount} for {invoice.number} was declined "
@@ -128,10 +159,9 @@ async def _follow_up(ctx: dict[str, Any], result: CollectionResult) -> None:
     )
 
 
-async def _email_client(queue: Queue, invoice: Invoice, *, subject: str, message: str, kind: str, detail: str) -> None:
+async def _notice(invoice: Invoice, *, subject: str, message: str, kind: str, detail: str) -> StoredNotice:
     """A request email about this one invoice, with a fresh link to the portal."""
-    await queue_client_notice(
-        queue,
+    return await store_client_notice(
         workspace_id=invoice.workspace,
         client_id=invoice.client,
         invoice_ids=[invoice.id],

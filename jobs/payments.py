@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Any
 
@@ -199,10 +200,16 @@ async def enqueue_receipt(queue: Queue, payment_id: str) -> None:
 
 
 async def send_receipt(ctx: dict[str, Any], *, payment_id: str) -> dict[str, str]:
-    """Email the client a receipt for a succeeded payment."""
+    """Email the client a receipt for a succeeded payment, unless it went out already.
+
+    A run that dies after sending but before recording it sends again when retried: the copy keeps its
+    Message-ID, which mail clients use to fold it into the first, and a lost receipt is worse than a repeat.
+    """
     payment = await Payment.objects().where(Payment.id == uuid.UUID(payment_id)).first()
     if payment is None or payment.status != "succeeded":
         return {"status": "skipped"}
+    if payment.receipt_sent_at is not None:
+        return {"status": "already sent"}
     client = await Client.objects().where(Client.id == payment.client).first()
     if client is None or not client.email:
         return {"status": "no email"}
@@ -225,4 +232,31 @@ async def send_receipt(ctx: dict[str, Any], *, payment_id: str) -> dict[str, str
         await mailer_for(ctx["settings"].smtp_url, ctx["settings"].mail_from).send(email)
     except MailError as exc:
         raise RetryLater(str(exc)) from exc
+    await Payment.update({Payment.receipt_sent_at: utcnow()}).where(Payment.id == payment.id)
     return {"status": "sent"}
+
+
+RECEIPT_SWEEP_AFTER = dt.timedelta(minutes=2)
+"""A receipt still unsent this long after its payment succeeded lost its job (the job itself takes seconds)."""
+RECEIPT_SWEEP_WINDOW = dt.timedelta(days=3)
+"""Past this, a receipt is stale news: the sweep stops trying and the payment shows it was not sent."""
+
+
+async def requeue_receipts(ctx: dict[str, Any], *, now: str | None = None) -> dict[str, int]:
+    """Cron: queue the receipt of each recent succeeded payment whose receipt never went out.
+
+    The receipt's outbox sweep: a worker that died between committing a payment and queuing its receipt,
+    or a receipt whose retries ran out while the mail server was down, is caught up here. The job's key
+    keeps a queued or running receipt single. `now` (ISO 8601) stands in for the clock in tests.
+    """
+    moment = dt.datetime.fromisoformat(now) if now else utcnow()
+    rows = await Payment.select(Payment.id).where(
+        (Payment.status == "succeeded")
+        & Payment.receipt_sent_at.is_null()
+        & (Payment.succeeded_at < moment - RECEIPT_SWEEP_AFTER)
+        & (Payment.succeeded_at > moment - RECEIPT_SWEEP_WINDOW)
+        & (Payment.client.email != "")
+    )
+    for row in rows:
+        await enqueue_receipt(ctx["queue"], str(row["id"]))
+    return {"queued": len(rows)}

@@ -34,8 +34,10 @@ def product_functions() -> list[JobFunction]:
         payments.send_receipt,
         payments.reverse_write_back,
         payments.requeue_write_backs,
+        payments.requeue_receipts,
         collections.run_due_collections,
         collections.collect_payment,
+        collections.follow_up_collection,
         reminders.send_reminders,
     ]
 
@@ -47,6 +49,7 @@ def product_cron_jobs(sync_interval_minutes: int = 15) -> list[CronJob[Any]]:
         CronJob(ledger.sync_all_connections, cron=f"*/{sync_interval_minutes} * * * *", timeout=120, ttl=60),
         CronJob(collections.run_due_collections, cron="* * * * *", timeout=120, ttl=60),
         CronJob(payments.requeue_write_backs, cron="* * * * *", timeout=120, ttl=60),
+        CronJob(payments.requeue_receipts, cron="* * * * *", timeout=120, ttl=60),
         CronJob(reminders.send_reminders, cron=reminders.REMINDER_CRON, timeout=600, ttl=3600),
     ]
 

@@ -62,6 +62,12 @@ LEASE = dt.timedelta(seconds=30)
 Outcome = Literal["succeeded", "failed", "requires_action", "cancelled", "processing", "waiting", "skipped"]
 
 
+FOLLOWED_UP: frozenset[str] = frozenset({"succeeded", "failed", "requires_action"})
+"""Outcomes that call for emails or jobs (a receipt and write-back, or the client's notice)."""
+FOLLOW_UP_GRACE = dt.timedelta(minutes=1)
+"""The run that recorded an outcome follows it up within seconds; after this the cron does it instead."""
+
+
 class CollectionResult(msgspec.Struct, frozen=True):
     """What one run of a collection did (the job sends the emails it calls for)."""
 
@@ -402,12 +408,22 @@ async def _end(
 ) -> CollectionResult:
     """Close the collection (or, for a retry, put it back with the next attempt) and log it, once.
 
-    Returns `skipped` when another run closed it first, so only one run sends the emails.
+    Returns `skipped` when another run closed it first. An outcome that calls for emails or jobs is stored
+    with it as the collection's `follow_up`, in the same write, so they happen even if this run dies next.
     """
+    result = CollectionResult(
+        status=status,
+        collection_id=str(collection.id),
+        payment_id=payment_id,
+        decline_code=decline_code,
+        message=message,
+        retry_on=retry_on,
+    )
     values: dict[object, object] = {
         ScheduledCollection.status: status,
         ScheduledCollection.note: note,
         ScheduledCollection.decline_code: decline_code,
+        ScheduledCollection.follow_up: msgspec.json.encode(result).decode() if status in FOLLOWED_UP else None,
         ScheduledCollection.updated_at: utcnow(),
     }
     if retry_on is not None:
@@ -432,11 +448,33 @@ async def _end(
             detail=note,
         ).save()
     log.info("collection_finished", collection_id=str(collection.id), status=status, decline_code=decline_code)
-    return CollectionResult(
-        status=status,
-        collection_id=str(collection.id),
-        payment_id=payment_id,
-        decline_code=decline_code,
-        message=message,
-        retry_on=retry_on,
+    return result
+
+
+async def take_follow_up(collection_id: uuid.UUID) -> CollectionResult | None:
+    """The outcome still to follow up, which this caller now owns; None when there is none or another took it.
+
+    Call it inside a write transaction that also writes what the follow-up does (the client's notice), so
+    taking it and doing it commit together.
+    """
+    row = (
+        await ScheduledCollection.select(ScheduledCollection.follow_up)
+        .where(ScheduledCollection.id == collection_id)
+        .first()
     )
+    if row is None or row["follow_up"] is None:
+        return None
+    taken = (
+        await ScheduledCollection.update({ScheduledCollection.follow_up: None})
+        .where((ScheduledCollection.id == collection_id) & ScheduledCollection.follow_up.is_not_null())
+        .returning(ScheduledCollection.id)
+    )
+    return msgspec.json.decode(row["follow_up"], type=CollectionResult) if taken else None
+
+
+async def follow_ups_due(now: dt.datetime) -> list[uuid.UUID]:
+    """Collections whose outcome was not followed up within a minute: the run that owned it died."""
+    rows = await ScheduledCollection.select(ScheduledCollection.id).where(
+        ScheduledCollection.follow_up.is_not_null() & (ScheduledCollection.updated_at < now - FOLLOW_UP_GRACE)
+    )
+    return [row["id"] for row in rows]

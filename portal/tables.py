@@ -72,6 +72,7 @@ class Payment(Table):
     failure_message = Text(null=True, default=None)
     created_at = Timestamptz(default=TimestamptzNow(), null=False)
     succeeded_at = Timestamptz(null=True, default=None)
+    receipt_sent_at = Timestamptz(null=True, default=None, help_text="When the client's receipt went out.")
 
 
 class PaymentAllocation(Table):
@@ -110,6 +111,11 @@ class ScheduledCollection(Table):
     lease_token = Varchar(length=36, null=True, default=None, help_text="The run allowed to charge, while leased.")
     lease_until = Timestamptz(null=True, default=None, help_text="The lease lapses then if its run died.")
     created_by = Varchar(length=320, default="", null=False, help_text="Staff email or 'api'.")
+    follow_up = Text(
+        null=True,
+        default=None,
+        help_text="An outcome whose emails and jobs are still to happen (JSON); cleared by whoever does them.",
+    )
     created_at = Timestamptz(default=TimestamptzNow(), null=False)
     updated_at = Timestamptz(default=TimestamptzNow(), null=False)
 
