@@ -29,7 +29,7 @@ from portal.collections import (
 )
 from portal.tables import ScheduledCollection
 from staff.alerts import alert_staff
-from staff.client_notices import StoredNotice, literal, send_stored_notice, store_client_notice
+from staff.client_notices import ClientNotice, StoredNotice, literal, send_stored_notice, store_client_notice
 
 log = structlog.get_logger()
 
@@ -161,7 +161,7 @@ async def _alert_staff(settings: Settings, collection_id: uuid.UUID, result: Col
 
 async def _notice(invoice: Invoice, *, subject: str, message: str, kind: str, detail: str) -> StoredNotice:
     """A request email about this one invoice, with a fresh link to the portal."""
-    return await store_client_notice(
+    notice = ClientNotice(
         workspace_id=invoice.workspace,
         client_id=invoice.client,
         invoice_ids=[invoice.id],
@@ -171,3 +171,4 @@ async def _notice(invoice: Invoice, *, subject: str, message: str, kind: str, de
         detail=detail,
         created_by="collections",
     )
+    return await store_client_notice(notice)

@@ -8,7 +8,7 @@ from typing import Any
 
 from core.clock import utcnow
 from jobs.ledger import ledger_context
-from staff.client_notices import queue_client_notice
+from staff.client_notices import ClientNotice, queue_client_notice
 from staff.reminders import ReminderBatch, due_reminders
 
 REMINDER_CRON = "7 * * * *"
@@ -68,8 +68,7 @@ async def _queue(ctx: dict[str, Any], batch: ReminderBatch) -> None:
         subject = NOTICE_SUBJECT.replace("{collect_on}", f"{batch.collect_on:%-d %B}")
         message = _notice_message(batch.collect_on)
         kind, detail = "collection_notice", f"Client told the card will be charged on {batch.collect_on:%-d %b %Y}"
-    await queue_client_notice(
-        ctx["queue"],
+    notice = ClientNotice(
         workspace_id=batch.workspace_id,
         client_id=batch.client_id,
         invoice_ids=batch.invoice_ids,
@@ -79,6 +78,7 @@ async def _queue(ctx: dict[str, Any], batch: ReminderBatch) -> None:
         detail=detail,
         created_by="reminders",
     )
+    await queue_client_notice(ctx["queue"], notice)
 
 
 def _step_name(offset_days: int) -> str:

@@ -26,6 +26,19 @@ def literal(text: str) -> str:
     return text.replace("{", "{{").replace("}", "}}")
 
 
+class ClientNotice(NamedTuple):
+    """What a notice says, about which invoices, and what each invoice's activity shows for it."""
+
+    workspace_id: uuid.UUID
+    client_id: uuid.UUID
+    invoice_ids: list[uuid.UUID]
+    subject: str
+    message: str
+    kind: str
+    detail: str
+    created_by: str
+
+
 class StoredNotice(NamedTuple):
     """A notice's request row, and the link token its email must carry (only its digest is stored)."""
 
@@ -34,83 +47,50 @@ class StoredNotice(NamedTuple):
     token: str
 
 
-async def queue_client_notice(
-    queue: Queue,
-    *,
-    workspace_id: uuid.UUID,
-    client_id: uuid.UUID,
-    invoice_ids: list[uuid.UUID],
-    subject: str,
-    message: str,
-    kind: str,
-    detail: str,
-    created_by: str,
-) -> str:
-    """Store the request with a fresh link and queue its email; returns the request id.
-
-    `kind` and `detail` are the activity each invoice shows for it.
-    """
+async def queue_client_notice(queue: Queue, notice: ClientNotice) -> str:
+    """Store the notice as a request with a fresh link and queue its email; returns the request id."""
     async with write_transaction():
-        notice = await store_client_notice(
-            workspace_id=workspace_id,
-            client_id=client_id,
-            invoice_ids=invoice_ids,
-            subject=subject,
-            message=message,
-            kind=kind,
-            detail=detail,
-            created_by=created_by,
-        )
-    await send_stored_notice(queue, notice)
-    return notice.request_id
+        stored = await store_client_notice(notice)
+    await send_stored_notice(queue, stored)
+    return stored.request_id
 
 
-async def store_client_notice(
-    *,
-    workspace_id: uuid.UUID,
-    client_id: uuid.UUID,
-    invoice_ids: list[uuid.UUID],
-    subject: str,
-    message: str,
-    kind: str,
-    detail: str,
-    created_by: str,
-) -> StoredNotice:
+async def store_client_notice(notice: ClientNotice) -> StoredNotice:
     """Write the notice's request, lines and activity; run it inside the caller's write transaction.
 
     Queue its email with `send_stored_notice` once that transaction has committed.
     """
-    lifetime = await Workspace.select(Workspace.link_lifetime_days).where(Workspace.id == workspace_id).first()
+    lifetime = await Workspace.select(Workspace.link_lifetime_days).where(Workspace.id == notice.workspace_id).first()
     due_dates: list[dt.date] = [
-        row["due_date"] for row in await Invoice.select(Invoice.due_date).where(Invoice.id.is_in(invoice_ids))
+        row["due_date"] for row in await Invoice.select(Invoice.due_date).where(Invoice.id.is_in(notice.invoice_ids))
     ]
     token, digest = new_link_token()
     request = PaymentRequest(
-        workspace=workspace_id,
-        client=client_id,
+        workspace=notice.workspace_id,
+        client=notice.client_id,
         batch_id=str(uuid.uuid4()),
         status="queued",
-        subject=subject,
-        message=message,
+        subject=notice.subject,
+        message=notice.message,
         settings="{}",
         token_hash=digest,
         link_expires_at=link_expiry(utcnow(), due_dates, int(lifetime["link_lifetime_days"]) if lifetime else 30),
-        created_by=created_by,
+        created_by=notice.created_by,
     )
     await request.save()
     await PaymentRequestInvoice.insert(
-        *[PaymentRequestInvoice(request=request.id, invoice=invoice_id) for invoice_id in invoice_ids]
+        *[PaymentRequestInvoice(request=request.id, invoice=invoice_id) for invoice_id in notice.invoice_ids]
     )
     await Activity.insert(
         *[
             Activity(
-                workspace=workspace_id,
+                workspace=notice.workspace_id,
                 invoice_id=str(invoice_id),
                 request_id=str(request.id),
-                kind=kind,
-                detail=detail,
+                kind=notice.kind,
+                detail=notice.detail,
             )
-            for invoice_id in invoice_ids
+            for invoice_id in notice.invoice_ids
         ]
     )
     return StoredNotice(str(request.id), str(request.batch_id), token)
