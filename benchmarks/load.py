@@ -146,8 +146,6 @@ async def prepare(server: Server, url: str, options: argparse.Namespace) -> Prep
         created = await create_workspace(name="Load Test Accounting", admin_email=email, admin_password=password)
         started = time.perf_counter()
         book = await write_book(uuid.UUID(created.workspace_id), options.invoices, options.clients, utcnow().date())
-        if options.database_url:  # the statistics autovacuum would gather within a minute of such a write
-            await engine.run_ddl("ANALYZE")
     print(
         f"  wrote {options.invoices:,} invoices of {options.clients:,} clients in"
         f" {seconds(time.perf_counter() - started)}: {book.outstanding:,} outstanding"

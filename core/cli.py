@@ -14,7 +14,7 @@ import httpx
 import msgspec
 import uvicorn
 
-from core.db import bind_engine, connected, engine_for_url, migrate, pending_migrations
+from core.db import bind_engine, connected, engine_for_url, migrate, pending_migrations, refresh_planner_statistics
 from core.errors import Invalid
 from core.instance import ensure_secret_key
 from core.queue import EMBEDDED_SOCKET_ENV, EmbeddedRedis, embedded_queue_path, make_queue
@@ -60,6 +60,7 @@ async def _prepare_schema(settings: Settings) -> Settings:
     engine = engine_for_url(settings.database_url)
     if settings.is_sqlite:
         await migrate(engine)  # The embedded default needs no separate step.
+        await refresh_planner_statistics(engine)
     elif pending := await pending_migrations(engine):
         fail(f"the database schema is out of date ({len(pending)} migrations pending): run `portal migrate`")
     return await ensure_secret_key(settings)

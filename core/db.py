@@ -196,3 +196,15 @@ async def insert_rows(table: type[Table], columns: Sequence[Column], rows: Seque
         await transaction.connection.executemany(statement, rows)
     else:
         await transaction.connection.copy_records_to_table(table._meta.tablename, records=rows, columns=names)
+
+
+async def refresh_planner_statistics(engine: Engine[Any]) -> None:
+    """Give SQLite's query planner fresh table statistics (PostgreSQL's autovacuum keeps its own).
+
+    Without statistics SQLite guesses, and for a search it walked the Outstanding list's index row by row
+    instead of reading the few matching invoices by key (0.6 s against 20 ms at 100,000 invoices). A full
+    ANALYZE (about 0.2 s at that size; a sampled one misjudged how many invoices a workspace holds and kept
+    the slow plan) runs hourly in the maintenance job and when `portal serve` starts.
+    """
+    if isinstance(engine, SQLiteEngine):
+        await engine.run_ddl("ANALYZE")

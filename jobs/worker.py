@@ -26,6 +26,7 @@ def product_functions() -> list[JobFunction]:
     """Every job function the product enqueues."""
     return [
         maintenance.purge_expired_entries,
+        maintenance.refresh_statistics,
         ledger.sync_connection_job,
         ledger.sync_all_connections,
         requests.dispatch_batch,
@@ -46,6 +47,7 @@ def product_cron_jobs(sync_interval_minutes: int = 15) -> list[CronJob[Any]]:
     """Scheduled jobs, each with an explicit timeout and ttl."""
     return [
         CronJob(maintenance.purge_expired_entries, cron=maintenance.PURGE_EXPIRED_CRON, timeout=120, ttl=600),
+        CronJob(maintenance.refresh_statistics, cron=maintenance.STATISTICS_CRON, timeout=300, ttl=600),
         CronJob(ledger.sync_all_connections, cron=f"*/{sync_interval_minutes} * * * *", timeout=120, ttl=60),
         CronJob(collections.run_due_collections, cron="* * * * *", timeout=120, ttl=60),
         CronJob(payments.requeue_write_backs, cron="* * * * *", timeout=120, ttl=60),

@@ -11,7 +11,9 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
+import ledger.services
 from core.tables import Workspace
+from jobs.maintenance import refresh_statistics
 from ledger.tables import Client, Invoice, InvoicePdf
 from tests.conftest import WorkspaceFactory
 from tests.factories import make_client, make_invoice
@@ -263,8 +265,16 @@ async def test_overdue_means_due_before_today_in_the_firms_time_zone(
         assert body["totals"] == [{"currency": "USD", "amount_due": 20_000}]
 
 
+@pytest.fixture(params=["by ids", "broad"])
+def search_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both ways a search runs: narrow ones by the matching ids, broad ones (many matches) as a filter."""
+    if request.param == "broad":
+        monkeypatch.setattr(ledger.services, "SEARCH_IDS_LIMIT", 0)
+    return str(request.param)
+
+
 async def test_q_matches_number_reference_and_client_name_case_insensitively(
-    client: httpx.AsyncClient, workspaces: WorkspaceFactory
+    client: httpx.AsyncClient, workspaces: WorkspaceFactory, search_path: str
 ) -> None:
     firm, _ = await workspaces.create()
     acme = await make_client(firm.workspace_id, name="Acme Pty Ltd")
@@ -287,7 +297,7 @@ async def test_q_matches_number_reference_and_client_name_case_insensitively(
 
 
 async def test_q_treats_like_wildcards_as_plain_characters(
-    client: httpx.AsyncClient, workspaces: WorkspaceFactory
+    client: httpx.AsyncClient, workspaces: WorkspaceFactory, search_path: str
 ) -> None:
     firm, _ = await workspaces.create()
     acme = await make_client(firm.workspace_id)
@@ -575,3 +585,19 @@ async def test_pdf_of_another_workspaces_invoice_is_404(
     for invoice_id in (str(invoice.id), str(uuid.uuid4()), "not-an-id"):
         response = await client.get(f"/api/v1/invoices/{invoice_id}/pdf", headers=auth(mine.api_token))
         assert assert_error(response, 404)["code"] == "not_found"
+
+
+async def test_search_stays_right_after_the_planner_statistics_are_refreshed(
+    client: httpx.AsyncClient, workspaces: WorkspaceFactory
+) -> None:
+    firm, _ = await workspaces.create()
+    acme = await make_client(firm.workspace_id, name="Acme Pty Ltd")
+    for index in range(30):
+        await add_invoice(firm.workspace_id, acme, f"INV-{index:04d}", due_date=dt.date(2026, 12, 1 + index % 28))
+
+    await refresh_statistics({})
+
+    found = await listing(client, firm.api_token, q="0017")
+    assert numbers(found) == ["INV-0017"]
+    assert found["totals"] == [{"currency": "USD", "amount_due": 10_000}]
+    assert (await listing(client, firm.api_token, q="acme", limit=50))["total_count"] == 30
