@@ -90,7 +90,13 @@ class SignIn:
             raise NotAuthenticated("That email and password do not match.")
         await self.per_account.reset(account_key)
         await StaffUser.update({StaffUser.last_login_at: utcnow()}).where(StaffUser.id == user.id)
-        return StaffIdentity(staff_id=str(user.id), workspace_id=str(user.workspace), email=user.email, role=user.role)
+        return StaffIdentity(
+            staff_id=str(user.id),
+            workspace_id=str(user.workspace),
+            email=user.email,
+            role=user.role,
+            signed_in_at=utcnow().timestamp(),
+        )
 
 
 async def create_api_token(workspace_id: uuid.UUID, *, name: str) -> str:
