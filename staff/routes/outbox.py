@@ -13,6 +13,7 @@ from litestar.params import FromPath
 from litestar.response import Template
 
 from core.errors import NotFound
+from core.headers import INLINE_STYLES_OPT
 from core.scope import parse_id
 from core.tables import OutboxMessage
 from staff.schemas import StaffIdentity
@@ -33,7 +34,7 @@ async def outbox(staff: NamedDependency[StaffIdentity], state: State) -> Templat
     return Template("staff/outbox.html", context={"staff": staff, "rows": rows})
 
 
-@get("/outbox/{message_id:str}")
+@get("/outbox/{message_id:str}", opt={INLINE_STYLES_OPT: True})  # the email's own styles, in a sandboxed frame
 async def outbox_message(staff: NamedDependency[StaffIdentity], state: State, message_id: FromPath[str]) -> Template:
     """One message: headers, text, the HTML in a sandboxed frame, and its attachments."""
     message = await _message(state, message_id)
