@@ -37,6 +37,8 @@ class OutgoingEmail(msgspec.Struct, frozen=True, kw_only=True):
     from_name: str | None = None
     message_id: str | None = None
     """Stable per logical email, so a receiving server can spot a repeat."""
+    workspace_id: str | None = None
+    """The firm the email is sent for; not part of the message. The demo outbox shows each workspace only its own."""
 
 
 class MailError(Exception):
@@ -127,8 +129,13 @@ class OutboxMailer:
         self.sender = sender
 
     async def send(self, email: OutgoingEmail) -> None:
-        """Store the full MIME message."""
-        await OutboxMessage(recipient=email.to, subject=email.subject, mime=bytes(to_mime(email, self.sender))).save()
+        """Store the full MIME message under its workspace."""
+        await OutboxMessage(
+            workspace=email.workspace_id,
+            recipient=email.to,
+            subject=email.subject,
+            mime=bytes(to_mime(email, self.sender)),
+        ).save()
 
 
 def mailer_for(smtp_url: str | None, sender: str) -> Mailer:
