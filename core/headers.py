@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from litestar.datastructures import MutableScopeHeaders
 from litestar.types import Message, Scope
 
 INLINE_STYLES_OPT = "inline_styles"
 """Route `opt` key: the page needs `style-src 'unsafe-inline'` (Stripe.js pages, the outbox's email preview)."""
+
+
+def content_disposition(disposition: str, filename: str) -> str:
+    """`inline` or `attachment` with a filename that cannot break the header (RFC 6266).
+
+    File names come from ledger data (invoice numbers): a quote, semicolon or line break must not end
+    the parameter or the header, and a non-ASCII name (Cyrillic, CJK invoice numbers) must not fail
+    the response. The plain `filename` is an ASCII stand-in; `filename*` carries the real name.
+    """
+    fallback = "".join(char if " " <= char <= "~" and char not in '"\\;/' else "_" for char in filename)
+    header = f'{disposition}; filename="{fallback or "download"}"'
+    if fallback != filename:
+        header += f"; filename*=UTF-8''{quote(filename, safe='')}"
+    return header
 
 
 def _origin(url: str) -> str:

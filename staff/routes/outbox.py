@@ -16,7 +16,7 @@ from litestar.params import FromPath
 from litestar.response import Template
 
 from core.errors import NotFound
-from core.headers import INLINE_STYLES_OPT
+from core.headers import INLINE_STYLES_OPT, content_disposition
 from core.scope import WorkspaceScope
 from core.tables import OutboxMessage
 from staff.schemas import StaffIdentity
@@ -78,7 +78,7 @@ async def outbox_attachment(
     return Response(
         part.get_content(),
         media_type=part.get_content_type(),
-        headers={"Content-Disposition": f'inline; filename="{part.get_filename()}"'},
+        headers={"Content-Disposition": content_disposition("inline", part.get_filename() or "attachment")},
     )
 
 
