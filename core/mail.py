@@ -68,12 +68,21 @@ POLICY = email.policy.default.clone(header_factory=_HeaderClasses())
 """`email.policy.default` with header classes made once."""
 
 
+def one_line(value: str) -> str:
+    """Header text on one line: firm names, client names and invoice numbers can hold line breaks.
+
+    The standard library refuses a header with a line break (so none can add a `Bcc:`), but the
+    refusal would fail the delivery; control characters become spaces instead.
+    """
+    return " ".join("".join(" " if ord(char) < 32 or ord(char) == 127 else char for char in value).split())
+
+
 def to_mime(email: OutgoingEmail, sender: str) -> EmailMessage:
     """The RFC 5322 message: text part, HTML alternative, then each attachment byte for byte."""
     message = EmailMessage(policy=POLICY)
-    message["From"] = formataddr((email.from_name, sender)) if email.from_name else sender
+    message["From"] = formataddr((one_line(email.from_name), sender)) if email.from_name else sender
     message["To"] = email.to
-    message["Subject"] = email.subject
+    message["Subject"] = one_line(email.subject)
     message["Message-ID"] = email.message_id or make_msgid(domain=sender.rpartition("@")[2] or "localhost")
     if email.reply_to:
         message["Reply-To"] = email.reply_to

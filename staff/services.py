@@ -18,7 +18,8 @@ from staff.schemas import StaffIdentity, WorkspaceCreated
 from staff.tables import ApiToken, StaffUser
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+|[^@\s]+@localhost")
-MIN_PASSWORD_LENGTH = 10
+MIN_PASSWORD_LENGTH = 12
+"""ASVS 2.1.1: at least 12 characters; no other composition rules (2.1.9), any length above (argon2id)."""
 
 
 def valid_email(value: str) -> bool:

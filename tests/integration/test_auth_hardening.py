@@ -1,0 +1,67 @@
+"""Smaller ASVS items: password length, OAuth consent lifetime, one-line email headers."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+from core.clock import utcnow
+from core.errors import Invalid
+from core.mail import OutgoingEmail, to_mime
+from ledger.connections import CONSENT_LIFETIME
+from ledger.sandbox.consent import approve
+from ledger.tables import LedgerConnection
+from staff.services import create_workspace
+from tests.conftest import WorkspaceFactory, XeroStandIn
+from tests.helpers import auth, json_of
+
+
+async def test_passwords_need_twelve_characters(workspaces: WorkspaceFactory) -> None:
+    with pytest.raises(Invalid) as refused:
+        await create_workspace(name="Firm", admin_email="eleven@firm.example", admin_password="elevenchars")
+    assert "12 characters" in refused.value.fields["admin_password"]
+    created = await create_workspace(name="Firm", admin_email="twelve@firm.example", admin_password="twelve chars")
+    assert created.api_token
+
+
+async def test_a_consent_started_over_an_hour_ago_cannot_complete(
+    client: httpx.AsyncClient, workspaces: WorkspaceFactory, xero: XeroStandIn
+) -> None:
+    created, _ = await workspaces.create()
+    tenant = xero.sandbox.add_tenant("Stale Consent Ltd")
+    started = await client.post(
+        "/api/v1/ledger-connections", json={"provider": "xero"}, headers=auth(created.api_token)
+    )
+    connection_id = json_of(started.content)["id"]
+    await LedgerConnection.update(
+        {LedgerConnection.created_at: utcnow() - CONSENT_LIFETIME - dt.timedelta(minutes=1)}
+    ).where(LedgerConnection.id == connection_id)
+    redirect = urlsplit(
+        await asyncio.to_thread(approve, json_of(started.content)["authorize_url"], choose=[tenant.tenant_id])
+    )
+    callback = await client.get(f"{redirect.path}?{redirect.query}", follow_redirects=False)
+    assert callback.status_code == 400
+    assert "expired" in callback.text
+    row = await LedgerConnection.select(LedgerConnection.status).where(LedgerConnection.id == connection_id).first()
+    assert row is not None
+    assert row["status"] == "pending"
+
+
+def test_line_breaks_in_ledger_or_firm_text_cannot_add_email_headers() -> None:
+    email = OutgoingEmail(
+        to="client@client.example",
+        subject="Invoice INV-1\r\nBcc: thief@evil.example",
+        text="body",
+        html="<p>body</p>",
+        from_name="Firm\nBcc: thief@evil.example",
+    )
+    message = to_mime(email, "billing@firm.example")
+    assert message["Bcc"] is None
+    assert message["Subject"] == "Invoice INV-1 Bcc: thief@evil.example"
+    assert "\n" not in str(message["From"])
+    raw = bytes(message)
+    assert b"\nBcc:" not in raw
