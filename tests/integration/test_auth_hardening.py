@@ -1,4 +1,4 @@
-"""Smaller ASVS items: password length, OAuth consent lifetime, one-line email headers."""
+"""Smaller ASVS items: password length, OAuth consent lifetime and tokens at rest, one-line email headers."""
 
 from __future__ import annotations
 
@@ -12,12 +12,14 @@ import pytest
 from core.clock import utcnow
 from core.errors import Invalid
 from core.mail import OutgoingEmail, to_mime
+from core.security import SecretBox
 from ledger.connections import CONSENT_LIFETIME
 from ledger.sandbox.consent import approve
-from ledger.tables import LedgerConnection
+from ledger.tables import LedgerConnection, LedgerGrant
 from staff.services import create_workspace
-from tests.conftest import WorkspaceFactory, XeroStandIn
+from tests.conftest import TEST_SECRET, WorkspaceFactory, XeroStandIn
 from tests.helpers import auth, json_of
+from tests.ledger_helpers import connect_ledger
 
 
 async def test_passwords_need_twelve_characters(workspaces: WorkspaceFactory) -> None:
@@ -65,3 +67,26 @@ def test_line_breaks_in_ledger_or_firm_text_cannot_add_email_headers() -> None:
     assert "\n" not in str(message["From"])
     raw = bytes(message)
     assert b"\nBcc:" not in raw
+
+
+async def test_oauth_tokens_are_stored_encrypted(
+    client: httpx.AsyncClient, workspaces: WorkspaceFactory, xero: XeroStandIn
+) -> None:
+    created, _ = await workspaces.create()
+    tenant = xero.sandbox.add_tenant("Encrypted Grant Ltd")
+    callback = await connect_ledger(client, created.api_token, "xero", xero.url, [tenant.tenant_id])
+    assert callback.status_code == 303
+    row = (
+        await LedgerGrant.select(LedgerGrant.access_token_enc, LedgerGrant.refresh_token_enc)
+        .where(LedgerGrant.workspace == created.workspace_id)
+        .first()
+    )
+    assert row is not None
+    box = SecretBox(TEST_SECRET)
+    refresh_token = box.open(row["refresh_token_enc"])
+    assert refresh_token in xero.sandbox.oauth._refresh  # the real token, issued by the ledger...
+    assert refresh_token not in row["refresh_token_enc"]  # ...is not what the database holds
+    access_token = box.open(row["access_token_enc"])
+    assert access_token not in row["access_token_enc"]
+    with pytest.raises(ValueError, match="could not be decrypted"):
+        SecretBox("another-secret-key-0123456789abcdef").open(row["refresh_token_enc"])
