@@ -16,6 +16,7 @@ from core.security import SecretBox
 from ledger.connections import CONSENT_LIFETIME
 from ledger.sandbox.consent import approve
 from ledger.tables import LedgerConnection, LedgerGrant
+from staff.request_emails import check_placeholders
 from staff.services import create_workspace
 from tests.conftest import TEST_SECRET, WorkspaceFactory, XeroStandIn
 from tests.helpers import auth, json_of
@@ -90,3 +91,9 @@ async def test_oauth_tokens_are_stored_encrypted(
     assert access_token not in row["access_token_enc"]
     with pytest.raises(ValueError, match="could not be decrypted"):
         SecretBox("another-secret-key-0123456789abcdef").open(row["refresh_token_enc"])
+
+
+@pytest.mark.parametrize("text", ["{client_name.__class__}", "{link!r}", "{amount_due:>99999}", "{firm_name[0]}"])
+def test_placeholders_allow_no_attribute_access_conversion_or_format_spec(text: str) -> None:
+    with pytest.raises(Invalid):
+        check_placeholders(text, "message")
