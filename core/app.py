@@ -10,7 +10,6 @@ import httpx
 from litestar import Litestar
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
-from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins.htmx import HTMXPlugin
 from litestar.static_files import create_static_files_router
@@ -19,7 +18,7 @@ from saq.queue import Queue
 
 from core.db import bind_engine, connected, engine_for_url
 from core.error_handlers import EXCEPTION_HANDLERS
-from core.headers import SecurityHeadersMiddleware, content_security_policy
+from core.headers import SecurityHeaders, content_security_policy
 from core.queue import make_queue
 from core.sessions import SessionConfig
 from core.settings import Settings
@@ -88,6 +87,7 @@ def create_app(
     # Sessions last 12 h from their last change: an unchanged session is neither rewritten nor its cookie
     # sent again, and a visitor without one gets none until there is something to keep (core/sessions.py).
     sessions = DatabaseStore("session")
+    consent_urls = (settings.xero_login_base, settings.quickbooks_authorize_url)
     return Litestar(
         route_handlers=[
             api_router,
@@ -105,14 +105,14 @@ def create_app(
             }
         ),
         stores={SESSION_STORE: sessions},
-        middleware=[
-            DefineMiddleware(
-                SecurityHeadersMiddleware,
-                csp=content_security_policy(
-                    settings.stripe_js_url, (settings.xero_login_base, settings.quickbooks_authorize_url)
-                ),
+        before_send=[
+            SecurityHeaders(
+                csp=content_security_policy(settings.stripe_js_url, consent_urls),
+                csp_inline_styles=content_security_policy(settings.stripe_js_url, consent_urls, inline_styles=True),
                 hsts=settings.secure_cookies,
-            ),
+            )
+        ],
+        middleware=[
             SessionConfig(
                 store=SESSION_STORE,
                 secure=settings.secure_cookies,

@@ -17,6 +17,7 @@ import uvicorn
 from core.db import bind_engine, connected, engine_for_url, migrate, pending_migrations, refresh_planner_statistics
 from core.errors import Invalid
 from core.instance import ensure_secret_key
+from core.logs import configure_logging, logging_config
 from core.queue import EMBEDDED_SOCKET_ENV, EmbeddedRedis, embedded_queue_path, make_queue
 from core.settings import Settings, SettingsError, load_settings
 from jobs.worker import build_worker
@@ -101,6 +102,7 @@ def serve(host: str, port: int, workers: int) -> None:
 
 
 def _serve(settings: Settings, *, host: str, port: int, workers: int, banner: str | None = None) -> None:
+    configure_logging()
     settings = run_with_database(settings, lambda: _prepare_schema(settings))
     embedded = _start_embedded_queue(settings) if settings.queue_url is None else None
     # Worker processes build the app from the environment: hand them what was resolved here.
@@ -117,6 +119,7 @@ def _serve(settings: Settings, *, host: str, port: int, workers: int, banner: st
             workers=workers,
             proxy_headers=True,
             log_level="info",
+            log_config=logging_config(),  # every handler redacts magic links, tokens and OAuth codes
         )
     finally:
         if embedded is not None:
@@ -134,6 +137,7 @@ def _start_embedded_queue(settings: Settings) -> EmbeddedRedis:
 def worker(concurrency: int) -> None:
     """Run the SAQ job worker (jobs and cron) in this process."""
     settings = settings_from_environment()
+    configure_logging()
     if settings.queue_url is None:
         fail("PORTAL_QUEUE_URL: the embedded queue runs inside `portal serve`; set a redis:// or postgresql:// URL")
     settings = run_with_database(settings, lambda: ensure_secret_key(settings))
@@ -187,6 +191,7 @@ def demo(port: int, data_dir: str) -> None:
         seed_demo,
     )
 
+    configure_logging()
     directory = Path(data_dir).resolve()
     directory.mkdir(parents=True, exist_ok=True)
     base_url = f"http://127.0.0.1:{port}"

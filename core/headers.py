@@ -1,11 +1,28 @@
-"""Security headers on every response (CSP, clickjacking, sniffing, referrer)."""
+"""Security headers on every response (CSP, clickjacking, sniffing, referrer, caching, HSTS)."""
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
-from litestar.enums import ScopeType
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.datastructures import MutableScopeHeaders
+from litestar.types import Message, Scope
+
+INLINE_STYLES_OPT = "inline_styles"
+"""Route `opt` key: the page needs `style-src 'unsafe-inline'` (Stripe.js pages, the outbox's email preview)."""
+
+
+def content_disposition(disposition: str, filename: str) -> str:
+    """`inline` or `attachment` with a filename that cannot break the header (RFC 6266).
+
+    File names come from ledger data (invoice numbers): a quote, semicolon or line break must not end
+    the parameter or the header, and a non-ASCII name (Cyrillic, CJK invoice numbers) must not fail
+    the response. The plain `filename` is an ASCII stand-in; `filename*` carries the real name.
+    """
+    fallback = "".join(char if " " <= char <= "~" and char not in '"\\;/' else "_" for char in filename)
+    header = f'{disposition}; filename="{fallback or "download"}"'
+    if fallback != filename:
+        header += f"; filename*=UTF-8''{quote(filename, safe='')}"
+    return header
 
 
 def _origin(url: str) -> str:
@@ -13,8 +30,14 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def content_security_policy(stripe_js_url: str, consent_urls: tuple[str, ...] = ()) -> str:
+def content_security_policy(
+    stripe_js_url: str, consent_urls: tuple[str, ...] = (), *, inline_styles: bool = False
+) -> str:
     """Scripts only from us and Stripe.js; Stripe's frames for card entry and 3-D Secure; no inline scripts.
+
+    Styles come only from our stylesheet, except on the pages that opt in (`inline_styles`): Stripe.js
+    positions and sizes its card and 3-D Secure frames with inline styles, and the outbox shows an
+    email's own inline styles in a sandboxed frame. Scripts are never inline anywhere.
 
     `consent_urls` are the ledgers' consent pages: a form that starts a connection redirects
     there, and browsers apply `form-action` to that redirect.
@@ -28,8 +51,7 @@ def content_security_policy(stripe_js_url: str, consent_urls: tuple[str, ...] = 
             f"frame-src 'self' {stripe} https://hooks.stripe.com",
             f"connect-src 'self' {stripe} https://api.stripe.com",
             "img-src 'self' data: https:",  # firms' logos live on their own https sites
-            # Stripe.js and the card element inject styles; no user content is ever styled inline.
-            "style-src 'self' 'unsafe-inline'",
+            "style-src 'self' 'unsafe-inline'" if inline_styles else "style-src 'self'",
             "object-src 'none'",
             "base-uri 'self'",
             f"form-action 'self' {consent}".rstrip(),
@@ -38,33 +60,36 @@ def content_security_policy(stripe_js_url: str, consent_urls: tuple[str, ...] = 
     )
 
 
-class SecurityHeadersMiddleware:
-    """Adds the headers to every HTTP response that does not set them itself."""
+class SecurityHeaders:
+    """A `before_send` hook, so the headers reach every response, Litestar's own 404 and 405 pages included.
 
-    def __init__(self, app: ASGIApp, *, csp: str, hsts: bool) -> None:
-        self.app = app
-        headers = {
-            b"content-security-policy": csp.encode(),
-            b"x-frame-options": b"SAMEORIGIN",
-            b"x-content-type-options": b"nosniff",
-            b"referrer-policy": b"same-origin",
-            b"permissions-policy": b"camera=(), microphone=(), geolocation=(), payment=(self)",
-            b"cross-origin-opener-policy": b"same-origin",
+    A header a handler set itself is left alone. Responses are `Cache-Control: no-store` unless they
+    say otherwise: pages, PDFs and API answers carry invoices, client details and links, and must not
+    stay in a shared computer's cache or a proxy; only the static assets are cacheable.
+    """
+
+    def __init__(self, *, csp: str, csp_inline_styles: str, hsts: bool) -> None:
+        common = {
+            "x-frame-options": "SAMEORIGIN",
+            "x-content-type-options": "nosniff",
+            "referrer-policy": "same-origin",
+            "permissions-policy": "camera=(), microphone=(), geolocation=(), payment=(self)",
+            "cross-origin-opener-policy": "same-origin",
         }
         if hsts:
-            headers[b"strict-transport-security"] = b"max-age=31536000; includeSubDomains"
-        self.headers = headers
+            common["strict-transport-security"] = "max-age=31536000; includeSubDomains"
+        self.strict = {"content-security-policy": csp, **common}
+        self.relaxed = {"content-security-policy": csp_inline_styles, **common}
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != ScopeType.HTTP:
-            await self.app(scope, receive, send)
+    async def __call__(self, message: Message, scope: Scope) -> None:
+        """Add the headers to the start of an HTTP response."""
+        if message["type"] != "http.response.start":
             return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                existing = {name.lower() for name, _ in message.get("headers", [])}
-                extra = [(name, value) for name, value in self.headers.items() if name not in existing]
-                message["headers"] = [*message.get("headers", []), *extra]
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+        handler = scope.get("route_handler")
+        inline_styles = handler is not None and bool(handler.opt.get(INLINE_STYLES_OPT))
+        headers = MutableScopeHeaders.from_message(message)
+        for name, value in (self.relaxed if inline_styles else self.strict).items():
+            if name not in headers:
+                headers[name] = value
+        if "cache-control" not in headers and not scope["path"].startswith("/static/"):
+            headers["cache-control"] = "no-store"

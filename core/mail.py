@@ -37,6 +37,8 @@ class OutgoingEmail(msgspec.Struct, frozen=True, kw_only=True):
     from_name: str | None = None
     message_id: str | None = None
     """Stable per logical email, so a receiving server can spot a repeat."""
+    workspace_id: str | None = None
+    """The firm the email is sent for; not part of the message. The demo outbox shows each workspace only its own."""
 
 
 class MailError(Exception):
@@ -66,12 +68,21 @@ POLICY = email.policy.default.clone(header_factory=_HeaderClasses())
 """`email.policy.default` with header classes made once."""
 
 
+def one_line(value: str) -> str:
+    """Header text on one line: firm names, client names and invoice numbers can hold line breaks.
+
+    The standard library refuses a header with a line break (so none can add a `Bcc:`), but the
+    refusal would fail the delivery; control characters become spaces instead.
+    """
+    return " ".join("".join(" " if ord(char) < 32 or ord(char) == 127 else char for char in value).split())
+
+
 def to_mime(email: OutgoingEmail, sender: str) -> EmailMessage:
     """The RFC 5322 message: text part, HTML alternative, then each attachment byte for byte."""
     message = EmailMessage(policy=POLICY)
-    message["From"] = formataddr((email.from_name, sender)) if email.from_name else sender
+    message["From"] = formataddr((one_line(email.from_name), sender)) if email.from_name else sender
     message["To"] = email.to
-    message["Subject"] = email.subject
+    message["Subject"] = one_line(email.subject)
     message["Message-ID"] = email.message_id or make_msgid(domain=sender.rpartition("@")[2] or "localhost")
     if email.reply_to:
         message["Reply-To"] = email.reply_to
@@ -127,8 +138,13 @@ class OutboxMailer:
         self.sender = sender
 
     async def send(self, email: OutgoingEmail) -> None:
-        """Store the full MIME message."""
-        await OutboxMessage(recipient=email.to, subject=email.subject, mime=bytes(to_mime(email, self.sender))).save()
+        """Store the full MIME message under its workspace."""
+        await OutboxMessage(
+            workspace=email.workspace_id,
+            recipient=email.to,
+            subject=email.subject,
+            mime=bytes(to_mime(email, self.sender)),
+        ).save()
 
 
 def mailer_for(smtp_url: str | None, sender: str) -> Mailer:

@@ -87,6 +87,13 @@ class OutboxMessage(Table):
     """Mail kept instead of sent when no SMTP server is configured (the demo), shown to staff."""
 
     id = UUID(primary_key=True)
+    workspace = ForeignKey(
+        Workspace,
+        null=True,
+        on_delete=OnDelete.cascade,
+        index=True,
+        help_text="Whose email it is: staff see only their own workspace's mail (none for mail of no workspace).",
+    )
     recipient = Varchar(length=320, null=False)
     subject = Varchar(length=255, null=False)
     mime = Bytea(null=False, help_text="The full RFC 5322 message.")

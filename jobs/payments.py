@@ -227,6 +227,7 @@ async def send_receipt(ctx: dict[str, Any], *, payment_id: str) -> dict[str, str
         reference=payment.stripe_payment_intent_id or str(payment.id),
         paid_on=as_utc(payment.succeeded_at or utcnow()).date(),
         message_id=f"<receipt-{payment.id}@portal>",
+        workspace_id=str(payment.workspace),
     )
     try:
         await mailer_for(ctx["settings"].smtp_url, ctx["settings"].mail_from).send(email)

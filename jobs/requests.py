@@ -121,6 +121,7 @@ async def deliver_payment_request(ctx: dict[str, Any], *, request_id: str, token
         message_template=request.message or None,
         attachments=attachments,
         message_id=f"<request-{request.id}@{settings.mail_from.rpartition('@')[2] or 'localhost'}>",
+        workspace_id=str(request.workspace),
     )
     if not await _claim(request):
         return {"status": "taken"}  # another run of this job claimed it meanwhile, or staff revoked it

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Any
 
@@ -28,6 +29,9 @@ from ledger.oauth import (
 from ledger.schemas import ConnectionList, ConnectionOut, ConnectionStarted
 from ledger.tables import LedgerConnection, LedgerGrant
 from portal.tables import PaymentAllocation
+
+CONSENT_LIFETIME = dt.timedelta(hours=1)
+"""How long a started connection's `state` (and PKCE verifier) can complete a consent."""
 
 
 class ConsentFailed(Exception):
@@ -79,7 +83,7 @@ async def complete_connection(
         if state
         else None
     )
-    if pending is None or pending.status != "pending":
+    if pending is None or pending.status != "pending" or utcnow() - as_utc(pending.created_at) > CONSENT_LIFETIME:
         raise ConsentFailed("This connection link has expired or was already used. Start connecting again.")
     await LedgerConnection.update({LedgerConnection.oauth_state: None}).where(LedgerConnection.id == pending.id)
     if params.get("error"):

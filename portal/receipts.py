@@ -20,6 +20,7 @@ def receipt_email(
     reference: str,
     paid_on: dt.date,
     message_id: str,
+    workspace_id: str | None = None,
 ) -> OutgoingEmail:
     """Text and HTML receipt: what was paid, for which invoices, and the card payment reference."""
     rows = [(number, format_money(amount, currency)) for number, amount in lines]
@@ -44,4 +45,5 @@ def receipt_email(
         reply_to=reply_to,
         from_name=firm_name,
         message_id=message_id,
+        workspace_id=workspace_id,
     )

@@ -28,6 +28,7 @@ async def alert_staff(settings: Settings, workspace_id: uuid.UUID, *, subject: s
             subject=f"[Collections] {subject}",
             text=f"{text}\n\nReview: {review}",
             html=f'<p>{escape(text)}</p><p><a href="{review}">Review payment requests</a></p>',
+            workspace_id=str(workspace_id),
         )
         try:
             await mailer.send(email)

@@ -11,6 +11,7 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException
 from litestar.handlers.base import BaseRouteHandler
 
+from core.clock import utcnow
 from core.errors import NotAuthenticated
 from core.scope import WorkspaceScope
 from staff.schemas import StaffIdentity
@@ -18,6 +19,8 @@ from staff.services import scope_for_api_token
 from staff.tables import StaffUser
 
 SESSION_KEY = "staff"
+STAFF_SIGN_IN_LIFETIME = 12 * 3600
+"""Seconds a staff sign-in lasts however busy the session is (ASVS 3.3.2: re-authenticate every 12 hours)."""
 
 
 async def require_api_token(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
@@ -50,9 +53,14 @@ async def require_staff(connection: ASGIConnection[Any, Any, Any, Any], _: BaseR
     """Guard for staff pages: a signed-in session of an account that still exists, with its current role.
 
     The role is read from the database on every request, so a removed or demoted person loses
-    access at once rather than when their session ends.
+    access at once rather than when their session ends. A session whose sign-in is older than
+    `STAFF_SIGN_IN_LIFETIME` is over even if it was in use all along (each change of the session,
+    such as the selection, would otherwise extend it for ever).
     """
     staff = current_staff(connection)
+    if staff is not None and utcnow().timestamp() - staff.signed_in_at > STAFF_SIGN_IN_LIFETIME:
+        connection.clear_session()
+        staff = None
     row = (
         await StaffUser.select(StaffUser.role).where(StaffUser.id == uuid.UUID(staff.staff_id)).first()
         if staff

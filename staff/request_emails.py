@@ -92,6 +92,7 @@ def compose(
     message_template: str | None,
     attachments: Sequence[Attachment],
     message_id: str | None = None,
+    workspace_id: str | None = None,
 ) -> OutgoingEmail:
     """The email for one client; the link appears in both parts."""
     earliest_due = min(line.due_date for line in lines)
@@ -144,6 +145,7 @@ def compose(
         reply_to=firm.reply_to,
         from_name=firm.name,
         message_id=message_id,
+        workspace_id=workspace_id,
     )
 
 

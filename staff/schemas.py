@@ -26,3 +26,5 @@ class StaffIdentity(msgspec.Struct, frozen=True):
     workspace_id: str
     email: str
     role: str
+    signed_in_at: float = 0.0
+    """When the password was checked (Unix time); a session older than `STAFF_SIGN_IN_LIFETIME` ends."""

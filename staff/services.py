@@ -18,7 +18,8 @@ from staff.schemas import StaffIdentity, WorkspaceCreated
 from staff.tables import ApiToken, StaffUser
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+|[^@\s]+@localhost")
-MIN_PASSWORD_LENGTH = 10
+MIN_PASSWORD_LENGTH = 12
+"""ASVS 2.1.1: at least 12 characters; no other composition rules (2.1.9), any length above (argon2id)."""
 
 
 def valid_email(value: str) -> bool:
@@ -90,7 +91,13 @@ class SignIn:
             raise NotAuthenticated("That email and password do not match.")
         await self.per_account.reset(account_key)
         await StaffUser.update({StaffUser.last_login_at: utcnow()}).where(StaffUser.id == user.id)
-        return StaffIdentity(staff_id=str(user.id), workspace_id=str(user.workspace), email=user.email, role=user.role)
+        return StaffIdentity(
+            staff_id=str(user.id),
+            workspace_id=str(user.workspace),
+            email=user.email,
+            role=user.role,
+            signed_in_at=utcnow().timestamp(),
+        )
 
 
 async def create_api_token(workspace_id: uuid.UUID, *, name: str) -> str:

@@ -13,6 +13,7 @@ from litestar.response import Redirect, Template
 
 from core.errors import NotFound, Throttled
 from core.security import token_digest
+from core.sessions import start_session
 from core.store import RateLimiter
 from portal.deps import SESSION_KEY
 from portal.links_service import request_fresh_link
@@ -44,8 +45,7 @@ async def magic_link(request: Request[Any, Any, Any], token: FromPath[str]) -> R
         return _dead_link_page(token, status=404)
     except LinkGone:
         return _dead_link_page(token, status=410)
-    request.clear_session()
-    request.set_session({SESSION_KEY: msgspec.to_builtins(session)})
+    start_session(request, {SESSION_KEY: msgspec.to_builtins(session)})  # a new session id: no fixation
     return Redirect(f"/portal/requests/{session.request_id}", status_code=303)
 
 

@@ -10,6 +10,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Redirect, Template
 
 from core.errors import Conflict
+from core.headers import INLINE_STYLES_OPT
 from core.stripe_gateway import CardDeclined, GatewayError, PaymentMethodNotOwned
 from portal.payments import customer_for, refresh_saved_card_flag
 from portal.routes.payments import gateway_of
@@ -34,7 +35,7 @@ class CardSavedOut(msgspec.Struct):
     redirect: str
 
 
-@get("/portal/payment-methods")
+@get("/portal/payment-methods", opt={INLINE_STYLES_OPT: True})  # Stripe.js styles its frames inline
 async def payment_methods_page(
     client: NamedDependency[ClientSession], state: State, done: FromQuery[str] = ""
 ) -> Template:

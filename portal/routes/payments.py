@@ -12,6 +12,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Template
 
 from core.errors import Conflict, Invalid
+from core.headers import INLINE_STYLES_OPT
 from core.scope import parse_id
 from core.stripe_gateway import CardDeclined, GatewayError, StripeGateway
 from jobs.payments import enqueue_receipt, enqueue_write_back
@@ -46,7 +47,7 @@ def gateway_of(state: State) -> StripeGateway:
     return gateway
 
 
-@get("/portal/requests/{request_id:str}/pay")
+@get("/portal/requests/{request_id:str}/pay", opt={INLINE_STYLES_OPT: True})  # Stripe.js styles its frames inline
 async def pay_page(
     request: Request[Any, Any, Any],
     client: NamedDependency[ClientSession],

@@ -10,6 +10,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Template
 
+from core.headers import content_disposition
 from portal.payments import release_stale_attempts
 from portal.schemas import ClientSession
 from portal.services import client_invoice_pdf, request_page
@@ -35,5 +36,5 @@ async def invoice_copy(
     """The ledger's PDF of one of the client's invoices."""
     filename, content = await client_invoice_pdf(state.ledger, client, invoice_id)
     return Response(
-        content, media_type="application/pdf", headers={"Content-Disposition": f'inline; filename="{filename}"'}
+        content, media_type="application/pdf", headers={"Content-Disposition": content_disposition("inline", filename)}
     )

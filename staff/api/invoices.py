@@ -11,6 +11,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, QueryParameter
 
 from core.errors import Conflict
+from core.headers import content_disposition
 from core.scope import WorkspaceScope
 from ledger.http import LedgerError
 from ledger.pdfs import PdfUnavailable, invoice_pdf
@@ -68,5 +69,5 @@ async def get_invoice_pdf(
     return Response(
         content,
         media_type="application/pdf",
-        headers={"Content-Disposition": f'inline; filename="{filename}"'},
+        headers={"Content-Disposition": content_disposition("inline", filename)},
     )

@@ -12,6 +12,7 @@ from litestar.params import Body, QueryParameter
 from litestar.response import Redirect, Template
 
 from core.errors import NotAuthenticated, Throttled
+from core.sessions import start_session
 from staff.deps import SESSION_KEY, current_staff
 from staff.services import SignIn
 
@@ -68,8 +69,7 @@ async def login_submit(
         if isinstance(exc, Throttled):
             response.headers["Retry-After"] = str(exc.retry_after)
         return response
-    request.clear_session()
-    request.set_session({SESSION_KEY: msgspec.to_builtins(staff)})
+    start_session(request, {SESSION_KEY: msgspec.to_builtins(staff)})  # a new session id: no fixation
     return Redirect(safe_next(data.next), status_code=303)
 
 

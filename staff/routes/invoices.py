@@ -15,6 +15,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Stream, Template
 
 from core.errors import Conflict
+from core.headers import content_disposition
 from core.money import to_decimal
 from core.scope import WorkspaceScope
 from ledger.http import LedgerError
@@ -25,6 +26,15 @@ from staff.routes.collections import filters_from
 from staff.schemas import StaffIdentity
 
 EXPORT_PAGE = 500
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+"""A cell starting with one of these is a formula to Excel, LibreOffice and Sheets (CSV injection)."""
+
+
+def csv_text(value: str) -> str:
+    """A text cell that a spreadsheet shows as text: a leading formula character gets a `'` before it (OWASP)."""
+    return "'" + value if value.startswith(FORMULA_PREFIXES) else value
+
+
 CSV_COLUMNS = [
     "number",
     "client",
@@ -58,7 +68,7 @@ async def invoice_pdf_for_staff(
     except (PdfUnavailable, LedgerError):
         raise Conflict("The ledger could not provide this invoice's PDF right now; try again shortly.") from None
     return Response(
-        content, media_type="application/pdf", headers={"Content-Disposition": f'inline; filename="{filename}"'}
+        content, media_type="application/pdf", headers={"Content-Disposition": content_disposition("inline", filename)}
     )
 
 
@@ -96,9 +106,10 @@ async def export_csv(request: Request[Any, Any, Any], workspace: NamedDependency
             for item in page.items:
                 writer.writerow(
                     [
-                        item.number,
-                        item.client.name,
-                        item.client.email or "",
+                        # Ledger text (numbers, names, emails) is neutralised; amounts and dates are ours.
+                        csv_text(item.number),
+                        csv_text(item.client.name),
+                        csv_text(item.client.email or ""),
                         item.source,
                         item.issue_date.isoformat(),
                         item.due_date.isoformat(),
@@ -117,5 +128,5 @@ async def export_csv(request: Request[Any, Any, Any], workspace: NamedDependency
     return Stream(
         rows(),
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="invoices-{filters.tab}.csv"'},
+        headers={"Content-Disposition": content_disposition("attachment", f"invoices-{filters.tab}.csv")},
     )

@@ -1,4 +1,7 @@
-"""The demo outbox: mail kept instead of sent when no SMTP server is configured."""
+"""The demo outbox: mail kept instead of sent when no SMTP server is configured.
+
+Each workspace sees only its own mail: the emails carry clients' magic links.
+"""
 
 from __future__ import annotations
 
@@ -13,19 +16,22 @@ from litestar.params import FromPath
 from litestar.response import Template
 
 from core.errors import NotFound
-from core.scope import parse_id
+from core.headers import INLINE_STYLES_OPT, content_disposition
+from core.scope import WorkspaceScope
 from core.tables import OutboxMessage
 from staff.schemas import StaffIdentity
 
 
 @get("/outbox")
-async def outbox(staff: NamedDependency[StaffIdentity], state: State) -> Template:
-    """The newest 200 messages (only when mail goes to the outbox)."""
+async def outbox(
+    staff: NamedDependency[StaffIdentity], workspace: NamedDependency[WorkspaceScope], state: State
+) -> Template:
+    """The workspace's newest 200 messages (only when mail goes to the outbox)."""
     if state.settings.smtp_url:
         raise NotFound("Mail is sent through SMTP here; there is no outbox.")
     rows = (
-        await OutboxMessage.select(
-            OutboxMessage.id, OutboxMessage.recipient, OutboxMessage.subject, OutboxMessage.created_at
+        await workspace.select(
+            OutboxMessage, OutboxMessage.id, OutboxMessage.recipient, OutboxMessage.subject, OutboxMessage.created_at
         )
         .order_by(OutboxMessage.created_at, ascending=False)
         .limit(200)
@@ -33,10 +39,15 @@ async def outbox(staff: NamedDependency[StaffIdentity], state: State) -> Templat
     return Template("staff/outbox.html", context={"staff": staff, "rows": rows})
 
 
-@get("/outbox/{message_id:str}")
-async def outbox_message(staff: NamedDependency[StaffIdentity], state: State, message_id: FromPath[str]) -> Template:
+@get("/outbox/{message_id:str}", opt={INLINE_STYLES_OPT: True})  # the email's own styles, in a sandboxed frame
+async def outbox_message(
+    staff: NamedDependency[StaffIdentity],
+    workspace: NamedDependency[WorkspaceScope],
+    state: State,
+    message_id: FromPath[str],
+) -> Template:
     """One message: headers, text, the HTML in a sandboxed frame, and its attachments."""
-    message = await _message(state, message_id)
+    message = await _message(state, workspace, message_id)
     text = message.get_body(preferencelist=("plain",))
     html = message.get_body(preferencelist=("html",))
     attachments = [
@@ -56,25 +67,25 @@ async def outbox_message(staff: NamedDependency[StaffIdentity], state: State, me
 
 
 @get("/outbox/{message_id:str}/attachments/{index:int}")
-async def outbox_attachment(state: State, message_id: FromPath[str], index: FromPath[int]) -> Response[bytes]:
+async def outbox_attachment(
+    workspace: NamedDependency[WorkspaceScope], state: State, message_id: FromPath[str], index: FromPath[int]
+) -> Response[bytes]:
     """An attachment exactly as mailed."""
-    parts = list((await _message(state, message_id)).iter_attachments())
+    parts = list((await _message(state, workspace, message_id)).iter_attachments())
     if not 0 <= index < len(parts):
         raise NotFound("No such attachment.")
     part = parts[index]
     return Response(
         part.get_content(),
         media_type=part.get_content_type(),
-        headers={"Content-Disposition": f'inline; filename="{part.get_filename()}"'},
+        headers={"Content-Disposition": content_disposition("inline", part.get_filename() or "attachment")},
     )
 
 
-async def _message(state: State, message_id: str) -> EmailMessage:
+async def _message(state: State, workspace: WorkspaceScope, message_id: str) -> EmailMessage:
     if state.settings.smtp_url:
         raise NotFound("No outbox.")
-    row = await OutboxMessage.objects().where(OutboxMessage.id == parse_id(message_id, what="message")).first()
-    if row is None:
-        raise NotFound("No such message.")
+    row = await workspace.get(OutboxMessage, message_id, what="message")
     message = email.message_from_bytes(bytes(row.mime), policy=email.policy.default)
     assert isinstance(message, EmailMessage)
     return message
