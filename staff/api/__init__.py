@@ -5,6 +5,7 @@ from __future__ import annotations
 from litestar import Router
 from litestar.di import Provide
 
+from core.openapi import BEARER
 from staff.api.clients import get_client
 from staff.api.health import health
 from staff.api.invoices import get_invoice, get_invoice_pdf, get_invoices
@@ -32,7 +33,7 @@ _authenticated = Router(
         schedule_invoice_collection,
         cancel_invoice_collection,
     ],
-    security=[{"bearer": []}],
+    security=[{BEARER: []}],
 )
 
 api_router = Router(path="/api/v1", route_handlers=[health, _authenticated], tags=["staff API"])
