@@ -15,7 +15,7 @@ from piccolo.table import Table
 
 from core.tables import Activity
 from ledger.tables import Client, Invoice, LedgerConnection
-from portal.tables import Payment, PaymentRequest, ScheduledCollection
+from portal.tables import Payment, PaymentAllocation, PaymentRequest, ScheduledCollection
 from tests.collection_helpers import firm_with_card_factory
 from tests.conftest import WorkspaceFactory, XeroStandIn
 from tests.factories import make_client, make_invoice, make_request
@@ -104,6 +104,7 @@ SNAPSHOT_TABLES: tuple[type[Table], ...] = (
     PaymentRequest,
     ScheduledCollection,
     Payment,
+    PaymentAllocation,
     Activity,
 )
 """What a workspace owns and a foreign or unsigned call must not change."""
@@ -116,7 +117,8 @@ async def workspace_snapshot(workspace_id: str, tables: Iterable[type[Table]] = 
     """Every row the workspace owns in `tables`, in a stable order, for before/after comparison."""
     snapshot: dict[str, Any] = {}
     for table in tables:
-        rows = await table.select().where(table.workspace == uuid.UUID(workspace_id)).order_by(table.id)  # type: ignore[attr-defined]
+        owner = PaymentAllocation.payment.workspace if table is PaymentAllocation else table.workspace  # type: ignore[attr-defined]
+        rows = await table.select().where(owner == uuid.UUID(workspace_id)).order_by(table.id)  # type: ignore[attr-defined]
         snapshot[table._meta.tablename] = [
             {key: value for key, value in row.items() if key not in _VOLATILE} for row in rows
         ]
