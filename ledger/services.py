@@ -150,7 +150,7 @@ async def _filters(scope: WorkspaceScope, query: InvoiceListQuery) -> list[Where
     conditions: list[Any] = []
     if query.status != "all":
         conditions.append(Invoice.status == query.status)
-    if query.source:
+    if query.source is not None:  # the staff page passes None for "any"; an empty API value is not a ledger
         if query.source not in ("xero", "quickbooks"):
             raise Invalid("Unknown source.", fields={"source": "Use xero or quickbooks."})
         conditions.append(Invoice.source == query.source)
