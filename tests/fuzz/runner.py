@@ -131,7 +131,7 @@ class LeakGuard:
 
     secrets: frozenset[str]
 
-    def check(self, case: Case, response: requests.Response) -> str | None:
+    def check(self, response: requests.Response) -> str | None:
         """The foreign values found in the answer, if any."""
         sent = f"{response.request.url} {response.request.body!r}"
         found = sorted(secret for secret in self.secrets if secret in response.text and secret not in sent)
@@ -154,7 +154,6 @@ class Fuzzer:
 
     def __init__(
         self,
-        schema: schemathesis.BaseSchema,
         session: requests.Session,
         token: str,
         pool: IdPool,
@@ -164,7 +163,6 @@ class Fuzzer:
         leak_guard: LeakGuard | None = None,
         always_steer: bool = False,
     ) -> None:
-        self.schema = schema
         self.session = session
         self.token = token
         self.pool = pool
@@ -242,7 +240,7 @@ class Fuzzer:
         for check in self.extra_checks:
             if (problem := check(case, response)) is not None:
                 tally.violations.setdefault(f"{operation.label}: {problem}", case.as_curl_command())
-        if self.leak_guard is not None and (leak := self.leak_guard.check(case, response)) is not None:
+        if self.leak_guard is not None and (leak := self.leak_guard.check(response)) is not None:
             tally.leaks.setdefault(f"{operation.label}: {leak}", case.as_curl_command())
 
 

@@ -123,3 +123,22 @@ async def workspace_snapshot(workspace_id: str, tables: Iterable[type[Table]] = 
             {key: value for key, value in row.items() if key not in _VOLATILE} for row in rows
         ]
     return snapshot
+
+
+def snapshot_changes(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """What differs between two snapshots: rows added or removed, and the columns changed, per table."""
+    changes: list[str] = []
+    for table in sorted(set(before) | set(after)):
+        old = {row["id"]: row for row in before.get(table, [])}
+        new = {row["id"]: row for row in after.get(table, [])}
+        changes += [f"{table} {row_id}: added {new[row_id]}" for row_id in new.keys() - old.keys()]
+        changes += [f"{table} {row_id}: removed" for row_id in old.keys() - new.keys()]
+        for row_id in old.keys() & new.keys():
+            changed = {
+                key: (old[row_id][key], new[row_id][key])
+                for key in old[row_id]
+                if old[row_id][key] != new[row_id].get(key)
+            }
+            if changed:
+                changes.append(f"{table} {row_id}: {changed}")
+    return changes

@@ -28,7 +28,7 @@ async def test_every_operation_answers_as_documented(
 ) -> None:
     firm = await seeded("Acorn")
     tally = Tally()
-    fuzzer = Fuzzer(api_schema, app_requests, firm.token, IdPool(firm.ids), tally)
+    fuzzer = Fuzzer(app_requests, firm.token, IdPool(firm.ids), tally)
     operations = api_operations(api_schema)
     modes = (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
     await asyncio.to_thread(fuzzer.run_all, operations, modes, examples=EXAMPLES, run_seed=7)
@@ -49,7 +49,7 @@ async def test_every_operation_refuses_a_bad_token(
 ) -> None:
     tally = Tally()
     operations = [op for op in api_operations(api_schema) if op.path != "/api/v1/health"]
-    fuzzer = Fuzzer(api_schema, app_requests, token, IdPool({}), tally, extra_checks=[_unauthorized])
+    fuzzer = Fuzzer(app_requests, token, IdPool({}), tally, extra_checks=[_unauthorized])
     await asyncio.to_thread(fuzzer.run_all, operations, [GenerationMode.POSITIVE], examples=3, run_seed=1)
 
     assert not tally.problems(), tally.report()

@@ -11,7 +11,7 @@ import schemathesis
 from schemathesis import Case, GenerationMode
 
 from tests.fuzz.runner import Fuzzer, IdPool, LeakGuard, Tally, api_operations
-from tests.fuzz.seeding import SeededWorkspace, workspace_snapshot
+from tests.fuzz.seeding import SeededWorkspace, snapshot_changes, workspace_snapshot
 
 EXAMPLES = 25
 
@@ -44,7 +44,6 @@ async def test_another_workspaces_ids_are_refused_and_never_revealed(
     before = await workspace_snapshot(victim.workspace_id)
     tally = Tally()
     fuzzer = Fuzzer(
-        api_schema,
         app_requests,
         attacker.token,
         foreign_ids(victim),
@@ -59,4 +58,4 @@ async def test_another_workspaces_ids_are_refused_and_never_revealed(
     assert not tally.problems(), tally.report()
     assert tally.server_errors == 0
     assert tally.statuses[404] > 0
-    assert await workspace_snapshot(victim.workspace_id) == before
+    assert snapshot_changes(before, await workspace_snapshot(victim.workspace_id)) == []
