@@ -83,7 +83,7 @@ async def test_account_code_with_control_characters_is_refused(
     tenant = xero.sandbox.add_tenant("Control Character Ltd")
     token, connection = await connected_workspace(client, workspaces, xero, tenant)
     url = f"/api/v1/ledger-connections/{connection['id']}"
-    for code in ("09\x000", "\r090\b", "0\t90"):
+    for code in ("09\x1f0", "\r090\b", "0\t90", "09\x7f"):
         response = await client.patch(url, json={"payment_account_code": code}, headers=auth(token))
         assert response.status_code == 422
         assert "payment_account_code" in json_of(response.content)["error"]["fields"]
