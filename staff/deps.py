@@ -11,7 +11,7 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException
 from litestar.handlers.base import BaseRouteHandler
 
-from core.errors import BadRequest, NotAuthenticated
+from core.errors import Invalid, NotAuthenticated
 from core.scope import WorkspaceScope
 from staff.schemas import StaffIdentity
 from staff.services import scope_for_api_token
@@ -41,10 +41,11 @@ async def refuse_nul_characters(request: Request[Any, Any, Any]) -> None:
     """API input may not contain NUL: PostgreSQL cannot store or compare it (a 500), SQLite would store it.
 
     Found by the fuzz: `GET /api/v1/invoices?q=%00` was a 500 on PostgreSQL only. Refused here, once,
-    for the query and the JSON body, so both backends answer the same 400.
+    for the query and the JSON body, so both backends answer the same: 422, like any other text rule
+    (the input is well-formed JSON or query; the document's strings do not say "no NUL").
     """
     if any("\x00" in value for _, value in request.query_params.multi_items()):
-        raise BadRequest("Text may not contain NUL characters.", fields={"query": "Contains a NUL character."})
+        raise Invalid("Text may not contain NUL characters.", fields={"query": "Contains a NUL character."})
     body = await request.body()
     if b"\\u0000" in body:
         try:
@@ -52,7 +53,7 @@ async def refuse_nul_characters(request: Request[Any, Any, Any]) -> None:
         except msgspec.DecodeError:
             nul = False  # not JSON: the handler refuses it with its own 400
         if nul:
-            raise BadRequest("Text may not contain NUL characters.", fields={"body": "Contains a NUL character."})
+            raise Invalid("Text may not contain NUL characters.", fields={"body": "Contains a NUL character."})
 
 
 async def provide_api_scope(request: Request[Any, Any, Any]) -> WorkspaceScope:

@@ -109,8 +109,8 @@ SNAPSHOT_TABLES: tuple[type[Table], ...] = (
 )
 """What a workspace owns and a foreign or unsigned call must not change."""
 
-_VOLATILE = frozenset({"last_synced_at"})
-"""Columns the scheduled background sync may touch during a run."""
+_VOLATILE = frozenset({"last_synced_at", "import_report"})
+"""Columns the app's own scheduled sync (every 15 minutes, every connection) rewrites during a long run."""
 
 
 async def workspace_snapshot(workspace_id: str, tables: Iterable[type[Table]] = SNAPSHOT_TABLES) -> dict[str, Any]:
