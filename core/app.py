@@ -10,7 +10,6 @@ import httpx
 from litestar import Litestar
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
-from litestar.openapi import OpenAPIConfig
 from litestar.plugins.htmx import HTMXPlugin
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
@@ -19,6 +18,7 @@ from saq.queue import Queue
 from core.db import bind_engine, connected, engine_for_url
 from core.error_handlers import EXCEPTION_HANDLERS
 from core.headers import SecurityHeaders, content_security_policy
+from core.openapi import StrictStructSchemaPlugin, openapi_config
 from core.queue import make_queue
 from core.sessions import SessionConfig
 from core.settings import Settings
@@ -134,12 +134,7 @@ def create_app(
         ),
         template_config=TemplateConfig(instance=template_engine()),
         exception_handlers=EXCEPTION_HANDLERS,
-        plugins=[HTMXPlugin()],
-        openapi_config=OpenAPIConfig(
-            title="Collections portal API",
-            version="1.0.0",
-            path="/schema",
-            description="Staff JSON API: invoices, payment requests, ledger connections and collections.",
-        ),
+        plugins=[HTMXPlugin(), StrictStructSchemaPlugin()],
+        openapi_config=openapi_config(),
         debug=False,
     )

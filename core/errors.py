@@ -77,7 +77,8 @@ class ErrorBody(msgspec.Struct):
 
     code: str
     message: str
-    fields: dict[str, str] = msgspec.field(default_factory=dict)
+    fields: dict[str, str]
+    """Input field → what is wrong with it; always present, empty when no one field is to blame."""
 
 
 class ErrorEnvelope(msgspec.Struct):

@@ -505,8 +505,11 @@ class StripeGateway:
             raise InvalidWebhook("webhook body is not JSON") from exc
         if (
             not isinstance(event, dict)
+            or not event.get("id")
             or not isinstance(event.get("id"), str)
             or not isinstance(event.get("type"), str)
+            or not isinstance(event.get("data"), dict)
+            or not isinstance(event["data"].get("object"), dict)
         ):
             raise InvalidWebhook("webhook body is not a Stripe event")
         return event

@@ -209,7 +209,7 @@ async def list_connections(scope: WorkspaceScope) -> ConnectionList:
 async def set_payment_account(scope: WorkspaceScope, connection_id: str, account_code: str) -> ConnectionOut:
     """The ledger account collected payments are recorded against."""
     code = account_code.strip()
-    if not code or len(code) > 32:
+    if not code or len(code) > 32 or not code.isprintable():
         raise Invalid("Enter the ledger's account code.", fields={"payment_account_code": "1 to 32 characters."})
     row = await scope.get(LedgerConnection, connection_id, what="ledger connection")
     await LedgerConnection.update({LedgerConnection.payment_account_code: code}).where(LedgerConnection.id == row.id)

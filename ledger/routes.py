@@ -54,8 +54,9 @@ async def xero_webhook(request: Request[Any, Any, Any], state: State) -> Respons
     """Signed with `x-xero-signature`; 401 when invalid (this also answers Xero's intent-to-receive check)."""
     body = await request.body()
     verify_signature(state.settings.xero_webhook_key, body, request.headers.get("x-xero-signature"))
+    changes = xero_changes(body)
     if await first_delivery("xero", body):
-        await _queue_changes(state, "xero", xero_changes(body))
+        await _queue_changes(state, "xero", changes)
     return Response(b"", status_code=200)
 
 
@@ -64,8 +65,9 @@ async def quickbooks_webhook(request: Request[Any, Any, Any], state: State) -> R
     """Signed with `intuit-signature` (the verifier token); classic and CloudEvents payloads."""
     body = await request.body()
     verify_signature(state.settings.quickbooks_webhook_verifier, body, request.headers.get("intuit-signature"))
+    changes = quickbooks_changes(body)
     if await first_delivery("quickbooks", body):
-        await _queue_changes(state, "quickbooks", quickbooks_changes(body))
+        await _queue_changes(state, "quickbooks", changes)
     return Response(b"", status_code=200)
 
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
 import msgspec
+
+from core.openapi import allowed_values, documented
 
 
 class ClientRef(msgspec.Struct):
@@ -93,7 +96,7 @@ class InvoiceDetailOut(InvoiceOut):
 class ConnectionCreate(msgspec.Struct, forbid_unknown_fields=True):
     """`POST /api/v1/ledger-connections`."""
 
-    provider: str
+    provider: Annotated[str, documented(allowed_values("xero", "quickbooks"))]
 
 
 class ConnectionStarted(msgspec.Struct):
@@ -129,6 +132,7 @@ class ConnectionPatch(msgspec.Struct, forbid_unknown_fields=True):
     """`PATCH /api/v1/ledger-connections/{id}`."""
 
     payment_account_code: str
+    """1 to 32 printable characters once trimmed (the service answers 422 otherwise)."""
 
 
 class JobQueued(msgspec.Struct):

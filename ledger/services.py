@@ -53,7 +53,7 @@ _ROW_COLUMNS = (
     Invoice.client.email,
     Invoice.client.has_saved_card,
 )
-_SORTS: dict[str, tuple[Column, bool]] = {
+SORTS: dict[str, tuple[Column, bool]] = {
     "due_date": (Invoice.due_date, True),
     "-due_date": (Invoice.due_date, False),
     "amount_due": (Invoice.amount_due_minor, True),
@@ -107,12 +107,12 @@ async def invoice_detail(scope: WorkspaceScope, invoice_id: str) -> InvoiceDetai
 
 async def list_invoices(scope: WorkspaceScope, query: InvoiceListQuery) -> InvoiceList:
     """One keyset page of the filtered invoices, the filter's total count and per-currency totals."""
-    if query.sort not in _SORTS:
-        raise Invalid("Unknown sort.", fields={"sort": f"Use one of {', '.join(_SORTS)}."})
+    if query.sort not in SORTS:
+        raise Invalid("Unknown sort.", fields={"sort": f"Use one of {', '.join(SORTS)}."})
     if query.status not in STATUSES:
         raise Invalid("Unknown status.", fields={"status": f"Use one of {', '.join(STATUSES)}."})
     filters = await _filters(scope, query)
-    column, ascending = _SORTS[query.sort]
+    column, ascending = SORTS[query.sort]
     page_query = scope.select(Invoice, *_ROW_COLUMNS)
     for condition in filters:
         page_query = page_query.where(condition)
@@ -150,7 +150,7 @@ async def _filters(scope: WorkspaceScope, query: InvoiceListQuery) -> list[Where
     conditions: list[Any] = []
     if query.status != "all":
         conditions.append(Invoice.status == query.status)
-    if query.source:
+    if query.source is not None:  # the staff page passes None for "any"; an empty API value is not a ledger
         if query.source not in ("xero", "quickbooks"):
             raise Invalid("Unknown source.", fields={"source": "Use xero or quickbooks."})
         conditions.append(Invoice.source == query.source)

@@ -9,7 +9,7 @@ from typing import Any
 
 import msgspec
 
-from core.errors import NotAuthenticated
+from core.errors import BadRequest, NotAuthenticated
 from core.tables import WebhookEvent
 from ledger.tables import LedgerConnection
 
@@ -30,31 +30,88 @@ def verify_signature(secret: str | None, body: bytes, signature: str | None) -> 
         raise NotAuthenticated("Invalid webhook signature.")
 
 
+class _XeroEvent(msgspec.Struct, rename="camel"):
+    tenant_id: str = ""
+    event_category: str = ""
+    resource_id: str = ""
+
+
+class _XeroDelivery(msgspec.Struct):
+    events: list[_XeroEvent] = msgspec.field(default_factory=list)
+
+
+class _QuickBooksEntity(msgspec.Struct):
+    name: str = ""
+    id: str = ""
+
+
+class _QuickBooksChange(msgspec.Struct):
+    entities: list[_QuickBooksEntity] = msgspec.field(default_factory=list)
+
+
+class _QuickBooksNotification(msgspec.Struct, rename="camel"):
+    realm_id: str = ""
+    data_change_event: _QuickBooksChange | None = None
+
+
+class _QuickBooksClassic(msgspec.Struct, rename="camel"):
+    event_notifications: list[_QuickBooksNotification] = msgspec.field(default_factory=list)
+
+
+class _QuickBooksCloudEvent(msgspec.Struct):
+    type: str = ""
+    intuitentityid: str = ""
+    intuitaccountid: str = ""
+
+
+def _decode(body: bytes, shape: Any) -> Any:
+    """A signed delivery in the provider's shape (empty means none); anything else is a 400, not recorded."""
+    try:
+        return msgspec.json.decode(body or b"{}", type=shape)
+    except msgspec.DecodeError:
+        raise BadRequest("The webhook body is not a delivery of this provider.") from None
+
+
+def _grouped(pairs: list[tuple[str, str]]) -> list[InvoiceChanges]:
+    grouped: dict[str, set[str]] = {}
+    for tenant, invoice_id in pairs:
+        grouped.setdefault(tenant, set()).add(invoice_id)
+    return [InvoiceChanges(tenant_id=tenant, invoice_ids=sorted(ids)) for tenant, ids in grouped.items()]
+
+
 def xero_changes(body: bytes) -> list[InvoiceChanges]:
     """Invoice events of a Xero delivery grouped by tenant (an empty `events` list is the intent-to-receive check)."""
-    payload: dict[str, Any] = msgspec.json.decode(body) if body else {}
-    grouped: dict[str, list[str]] = {}
-    for event in payload.get("events") or []:
-        if str(event.get("eventCategory", "")).upper() == "INVOICE" and event.get("resourceId"):
-            grouped.setdefault(str(event["tenantId"]), []).append(str(event["resourceId"]))
-    return [InvoiceChanges(tenant_id=tenant, invoice_ids=sorted(set(ids))) for tenant, ids in grouped.items()]
+    delivery: _XeroDelivery = _decode(body, _XeroDelivery)
+    return _grouped(
+        [
+            (event.tenant_id, event.resource_id)
+            for event in delivery.events
+            if event.event_category.upper() == "INVOICE" and event.resource_id
+        ]
+    )
 
 
 def quickbooks_changes(body: bytes) -> list[InvoiceChanges]:
     """Invoice changes from either QuickBooks payload: classic `eventNotifications` or CloudEvents (a list)."""
-    payload: Any = msgspec.json.decode(body) if body else {}
-    grouped: dict[str, list[str]] = {}
+    payload: _QuickBooksClassic | list[_QuickBooksCloudEvent] = _decode(
+        body, _QuickBooksClassic | list[_QuickBooksCloudEvent]
+    )
     if isinstance(payload, list):  # CloudEvents: type "qbo.invoice.updated.v1", realm in intuitaccountid.
-        for event in payload:
-            if str(event.get("type", "")).startswith("qbo.invoice.") and event.get("intuitentityid"):
-                grouped.setdefault(str(event.get("intuitaccountid")), []).append(str(event["intuitentityid"]))
-    else:
-        for notification in payload.get("eventNotifications") or []:
-            entities = (notification.get("dataChangeEvent") or {}).get("entities") or []
-            for entity in entities:
-                if entity.get("name") == "Invoice" and entity.get("id"):
-                    grouped.setdefault(str(notification.get("realmId")), []).append(str(entity["id"]))
-    return [InvoiceChanges(tenant_id=tenant, invoice_ids=sorted(set(ids))) for tenant, ids in grouped.items()]
+        return _grouped(
+            [
+                (event.intuitaccountid, event.intuitentityid)
+                for event in payload
+                if event.type.startswith("qbo.invoice.") and event.intuitentityid
+            ]
+        )
+    return _grouped(
+        [
+            (notification.realm_id, entity.id)
+            for notification in payload.event_notifications
+            for entity in (notification.data_change_event.entities if notification.data_change_event else [])
+            if entity.name == "Invoice" and entity.id
+        ]
+    )
 
 
 async def first_delivery(provider: str, body: bytes) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal, NamedTuple
 
@@ -52,7 +53,7 @@ async def handle_event(gateway: StripeGateway, settings: Settings, event: dict[s
 
 
 async def _payment_intent(gateway: StripeGateway, settings: Settings, intent: dict[str, Any]) -> FollowUp | None:
-    payment = await _payment_of(str(intent.get("id")), intent.get("metadata") or {})
+    payment = await _payment_of(str(intent.get("id") or ""), intent.get("metadata"))
     if payment is None:
         return None
     fresh = await gateway.retrieve_payment_intent(str(intent["id"]))  # Events arrive in any order.
@@ -66,7 +67,7 @@ async def _charge_reversed(gateway: StripeGateway, settings: Settings, charge: d
     """A refund or dispute: the invoices are owed again, the ledger payments are to be removed, the firm told."""
     intent_id = charge.get("payment_intent")
     intent_id = intent_id.get("id") if isinstance(intent_id, dict) else intent_id
-    payment = await _payment_of(str(intent_id or ""), charge.get("metadata") or {})
+    payment = await _payment_of(str(intent_id or ""), charge.get("metadata"))
     if payment is None or payment.status in ("refunded", "disputed"):
         return None
     new_status = "disputed" if charge.get("object") == "dispute" or charge.get("disputed") else "refunded"
@@ -114,13 +115,15 @@ async def _ignore(gateway: StripeGateway, settings: Settings, obj: dict[str, Any
     return None
 
 
-async def _payment_of(intent_id: str, metadata: dict[str, Any]) -> Payment | None:
+async def _payment_of(intent_id: str, metadata: object) -> Payment | None:
+    """Our payment of an intent, by its id or the `payment_id` we put in its metadata (any shape may arrive)."""
     payment = (
         await Payment.objects().where(Payment.stripe_payment_intent_id == intent_id).first() if intent_id else None
     )
-    if payment is None and metadata.get("payment_id"):
+    payment_id = metadata.get("payment_id") if isinstance(metadata, dict) else None
+    if payment is None and isinstance(payment_id, str):
         try:
-            payment = await Payment.objects().where(Payment.id == metadata["payment_id"]).first()
+            payment = await Payment.objects().where(Payment.id == uuid.UUID(payment_id)).first()
         except ValueError:
             payment = None
     return payment

@@ -12,25 +12,31 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 
 from core.errors import Conflict
 from core.headers import content_disposition
+from core.openapi import allowed_values, api_errors
 from core.scope import WorkspaceScope
 from ledger.http import LedgerError
+from ledger.oauth import PROVIDERS
 from ledger.pdfs import PdfUnavailable, invoice_pdf
 from ledger.schemas import InvoiceDetailOut, InvoiceList, InvoiceListQuery
-from ledger.services import invoice_detail, list_invoices
+from ledger.services import SORTS, STATUSES, invoice_detail, list_invoices
 from ledger.tables import Invoice
 
 
-@get("/invoices", summary="Invoices with filters, keyset paging and per-currency totals")
+@get(
+    "/invoices",
+    summary="Invoices with filters, keyset paging and per-currency totals",
+    responses=api_errors(400, 401, 422),
+)
 async def get_invoices(
     workspace: NamedDependency[WorkspaceScope],
-    status: FromQuery[str] = "outstanding",
-    source: FromQuery[str | None] = None,
+    status: Annotated[str, QueryParameter(schema_extra=allowed_values(*STATUSES))] = "outstanding",
+    source: Annotated[str | None, QueryParameter(schema_extra=allowed_values(*PROVIDERS))] = None,
     client_id: FromQuery[str | None] = None,
     due_before: FromQuery[dt.date | None] = None,
     due_after: FromQuery[dt.date | None] = None,
     overdue: FromQuery[bool] = False,
     q: FromQuery[str | None] = None,
-    sort: FromQuery[str] = "due_date",
+    sort: Annotated[str, QueryParameter(schema_extra=allowed_values(*SORTS))] = "due_date",
     limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
     cursor: FromQuery[str | None] = None,
 ) -> InvoiceList:
@@ -50,13 +56,18 @@ async def get_invoices(
     return await list_invoices(workspace, query)
 
 
-@get("/invoices/{invoice_id:str}", summary="An invoice with its activity")
+@get("/invoices/{invoice_id:str}", summary="An invoice with its activity", responses=api_errors(400, 401, 404))
 async def get_invoice(workspace: NamedDependency[WorkspaceScope], invoice_id: FromPath[str]) -> InvoiceDetailOut:
     """One invoice of this workspace; another workspace's id is 404."""
     return await invoice_detail(workspace, invoice_id)
 
 
-@get("/invoices/{invoice_id:str}/pdf", summary="The ledger's PDF of the invoice, bytes unchanged")
+@get(
+    "/invoices/{invoice_id:str}/pdf",
+    summary="The ledger's PDF of the invoice, bytes unchanged",
+    media_type="application/pdf",
+    responses=api_errors(400, 401, 404, 409),
+)
 async def get_invoice_pdf(
     workspace: NamedDependency[WorkspaceScope], state: State, invoice_id: FromPath[str]
 ) -> Response[bytes]:

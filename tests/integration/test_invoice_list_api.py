@@ -601,3 +601,20 @@ async def test_search_stays_right_after_the_planner_statistics_are_refreshed(
     assert numbers(found) == ["INV-0017"]
     assert found["totals"] == [{"currency": "USD", "amount_due": 10_000}]
     assert (await listing(client, firm.api_token, q="acme", limit=50))["total_count"] == 30
+
+
+@pytest.mark.parametrize("params", [{"q": "\x00"}, {"q": "INV\x00-1"}, {"cursor": "a\x00"}, {"client_id": "\x00"}])
+async def test_nul_in_a_filter_is_422_on_both_backends(
+    client: httpx.AsyncClient, workspaces: WorkspaceFactory, params: dict[str, str]
+) -> None:
+    # Found by the long fuzz: `q` with a NUL was a 500 on PostgreSQL (text cannot hold NUL) and a 200 on SQLite.
+    firm, _ = await workspaces.create()
+    response = await client.get("/api/v1/invoices", params=params, headers=auth(firm.api_token))
+    assert_error(response, 422, "query")
+
+
+async def test_empty_source_is_422_not_every_ledger(client: httpx.AsyncClient, workspaces: WorkspaceFactory) -> None:
+    # Found by the long fuzz: `source=` listed every ledger's invoices although the document names only two values.
+    firm, _ = await workspaces.create()
+    response = await client.get("/api/v1/invoices", params={"source": ""}, headers=auth(firm.api_token))
+    assert_error(response, 422, "source")

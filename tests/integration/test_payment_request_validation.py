@@ -158,3 +158,15 @@ async def test_the_largest_allowed_request_is_accepted(client: httpx.AsyncClient
         PaymentRequestInvoice.request == uuid.UUID(json_of(response.content)["requests"][0]["id"])
     )
     assert stored == MAX_INVOICES
+
+
+@pytest.mark.parametrize("field", ["subject", "message"])
+async def test_nul_in_the_text_is_422_and_nothing_is_stored(
+    client: httpx.AsyncClient, workspaces: WorkspaceFactory, field: str
+) -> None:
+    # PostgreSQL cannot store NUL in text: a send with one was a 500 there (found with the fuzz's NUL in `q`).
+    token, workspace_id, ids = await _firm(workspaces)
+    response = await _post(client, token, {"mode": "send", "invoice_ids": ids, field: "Hello\x00{client_name}"})
+    assert response.status_code == 422
+    assert json_of(response.content)["error"]["fields"] == {"body": "Contains a NUL character."}
+    assert await _requests_of(workspace_id) == 0

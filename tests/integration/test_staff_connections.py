@@ -7,7 +7,7 @@ import asyncio
 import httpx
 
 from tests.conftest import WorkspaceFactory, XeroStandIn
-from tests.helpers import csrf_from
+from tests.helpers import auth, csrf_from, json_of
 from tests.integration.test_ledger_xero import connected_workspace
 from tests.ledger_helpers import recent_invoices
 
@@ -74,3 +74,20 @@ async def test_bad_account_code_is_explained_and_changes_nothing(
     )
     assert "Payment account saved" in good.text
     assert 'value="090"' in good.text
+
+
+async def test_account_code_with_control_characters_is_refused(
+    client: httpx.AsyncClient, workspaces: WorkspaceFactory, xero: XeroStandIn
+) -> None:
+    # Found by the API fuzz: "\r£X\t…\b" was trimmed and stored, to be sent to the ledger with every payment.
+    tenant = xero.sandbox.add_tenant("Control Character Ltd")
+    token, connection = await connected_workspace(client, workspaces, xero, tenant)
+    url = f"/api/v1/ledger-connections/{connection['id']}"
+    for code in ("09\x1f0", "\r090\b", "0\t90", "09\x7f"):
+        response = await client.patch(url, json={"payment_account_code": code}, headers=auth(token))
+        assert response.status_code == 422
+        assert "payment_account_code" in json_of(response.content)["error"]["fields"]
+    listing = json_of((await client.get("/api/v1/ledger-connections", headers=auth(token))).content)
+    assert listing["items"][0]["payment_account_code"] is None
+    accepted = await client.patch(url, json={"payment_account_code": " 090 "}, headers=auth(token))
+    assert json_of(accepted.content)["payment_account_code"] == "090"

@@ -311,7 +311,9 @@ def _signed(payload: bytes, secret: str = WEBHOOK_SECRET, *, at: int | None = No
     return stripe.WebhookSignature.generate_signature_header(payload.decode(), secret, timestamp=at)
 
 
-EVENT = msgspec.json.encode({"id": "evt_1", "object": "event", "type": "payment_intent.succeeded", "data": {}})
+EVENT = msgspec.json.encode(
+    {"id": "evt_1", "object": "event", "type": "payment_intent.succeeded", "data": {"object": {"id": "pi_1"}}}
+)
 
 
 async def test_webhook_with_valid_signature_is_accepted(gateway: StripeGateway) -> None:
