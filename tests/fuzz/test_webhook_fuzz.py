@@ -108,8 +108,14 @@ async def paid_firm(
         )
         return bool(rows) and all(row["written_back_at"] for row in rows)
 
+    async def receipted() -> bool:
+        rows = await Payment.select(Payment.receipt_sent_at).where(Payment.client == firm.client.id)
+        return bool(rows) and all(row["receipt_sent_at"] for row in rows)
+
+    # Every follow-up of the charge done, so nothing but the webhooks can change the rows from here on.
     await eventually(paid)
     await eventually(written_back)
+    await eventually(receipted)
     payment = await Payment.objects().where(Payment.client == firm.client.id).first()
     assert payment is not None
     assert payment.stripe_payment_intent_id
