@@ -50,11 +50,12 @@ async def test_a_decline_whose_run_died_is_emailed_once_by_the_cron(
     await charged_without_follow_up(firm, client, running_app, "failed")
     ctx = worker_ctx(running_app)
 
-    assert (await run_due_collections(ctx, now=utcnow().isoformat()))["follow_ups"] == 0  # its run may still be alive
+    # The sweeps are global: other tests' leftovers may be in their counts, so the emails are what is checked.
+    await run_due_collections(ctx, now=utcnow().isoformat())  # too early: its run may still be alive
     await asyncio.sleep(0.5)
     assert mail.to(firm.client.email) == []
 
-    assert (await run_due_collections(ctx, now=(utcnow() + SWEEP_DELAY).isoformat()))["follow_ups"] == 1
+    assert (await run_due_collections(ctx, now=(utcnow() + SWEEP_DELAY).isoformat()))["follow_ups"] >= 1
     [notice] = await mail.wait_for(firm.client.email)
     assert "didn't go through" in notice["Subject"]
     assert "/p/" in notice.get_body(("plain",)).get_content()
@@ -62,7 +63,7 @@ async def test_a_decline_whose_run_died_is_emailed_once_by_the_cron(
     [alert] = await mail.wait_for(workspaces.last_email)
     assert "declined" in alert["Subject"]
 
-    assert (await run_due_collections(ctx, now=(utcnow() + SWEEP_DELAY).isoformat()))["follow_ups"] == 0
+    await run_due_collections(ctx, now=(utcnow() + SWEEP_DELAY).isoformat())
     await asyncio.sleep(1)
     assert len(mail.to(firm.client.email)) == 1
     assert len(mail.to(workspaces.last_email)) == 1
@@ -86,13 +87,15 @@ async def test_a_receipt_whose_job_was_lost_is_sent_once_by_the_sweep(
     assert payment is not None
     assert payment.receipt_sent_at is None
 
-    assert (await requeue_receipts(ctx, now=utcnow().isoformat()))["queued"] == 0  # too early to call it lost
-    assert (await requeue_receipts(ctx, now=(utcnow() + SWEEP_DELAY).isoformat()))["queued"] == 1
+    await requeue_receipts(ctx, now=utcnow().isoformat())  # too early to call it lost
+    await asyncio.sleep(0.5)
+    assert mail.to(firm.client.email) == []
+    assert (await requeue_receipts(ctx, now=(utcnow() + SWEEP_DELAY).isoformat()))["queued"] >= 1
     [receipt] = await mail.wait_for(firm.client.email)
     assert receipt["Subject"].startswith("Receipt")
     await eventually(lambda: _receipt_recorded(payment))
 
-    assert (await requeue_receipts(ctx, now=(utcnow() + SWEEP_DELAY).isoformat()))["queued"] == 0
+    await requeue_receipts(ctx, now=(utcnow() + SWEEP_DELAY).isoformat())
     await asyncio.sleep(1)
     assert len(mail.to(firm.client.email)) == 1
 
