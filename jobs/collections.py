@@ -118,6 +118,7 @@ async def _follow_up(ctx: dict[str, Any], result: CollectionResult) -> None:
     await alert_staff(
         settings,
         collection.workspace,
+        queue=queue,
         subject=f"Collection of {invoice.number} declined",
         text=(
             f"The scheduled collection of {amount} for {invoice.number} was declined "
