@@ -63,6 +63,11 @@ class StripeFaultProxy:
         with self._lock:
             self.faults.append(fault)
 
+    def remove(self, fault: StripeFault) -> None:
+        """End one rule."""
+        with self._lock:
+            self.faults.remove(fault)
+
     def heal(self) -> None:
         """Stripe is back: drop every rule."""
         with self._lock:
