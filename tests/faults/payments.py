@@ -6,14 +6,23 @@ import datetime as dt
 from collections import Counter
 
 import httpx
+from litestar import Litestar
 
 from core.clock import utcnow
 from core.db import insert_all
+from core.security import token_digest
+from core.stripe_gateway import StripeGateway
 from ledger.tables import Client, Invoice
-from portal.tables import PaymentAllocation, ScheduledCollection
-from tests.conftest import XeroStandIn
-from tests.faults.firms import XeroFirm
+from portal.payments import PaymentStarted, start_payment
+from portal.schemas import ClientSession
+from portal.tables import PaymentAllocation, PaymentRequest, ScheduledCollection
+from tests.collection_helpers import save_card
+from tests.conftest import WorkspaceFactory, XeroStandIn
+from tests.factories import make_request
+from tests.faults.firms import XeroFirm, xero_firm
 from tests.stripe_harness import LocalStripe
+
+CARD = "4242424242424242"
 
 
 async def charges_by(stripe: LocalStripe, customers: list[str], metadata_key: str) -> Counter[str]:
@@ -66,3 +75,38 @@ async def schedule_all(firm: XeroFirm, cards: dict[str, str]) -> dt.date:
         ],
     )
     return collect_on
+
+
+async def firm_with_cards(
+    client: httpx.AsyncClient,
+    workspaces: WorkspaceFactory,
+    xero: XeroStandIn,
+    stripe_stand_in: LocalStripe,
+    app: Litestar,
+    *,
+    invoices: int,
+) -> tuple[XeroFirm, dict[str, str]]:
+    """A firm whose every client saved a card (through the stand-in directly: the faults come later)."""
+    firm = await xero_firm(client, workspaces, xero, invoices=invoices, clients=invoices)
+    cards: dict[str, str] = {}
+    for customer in await Client.objects().where(Client.workspace == firm.workspace_id):
+        cards[str(customer.id)] = await save_card(app.state.stripe, stripe_stand_in, customer, CARD)
+    return firm, cards
+
+
+async def pay_invoice(gateway: StripeGateway, invoice: Invoice, cards: dict[str, str]) -> PaymentStarted:
+    """The client pays one invoice with their saved card, as the portal's payment route does."""
+    client = await Client.objects().where(Client.id == invoice.client).first()
+    assert client is not None
+    token = await make_request(str(invoice.workspace), client, [invoice])
+    request = await PaymentRequest.objects().where(PaymentRequest.token_hash == token_digest(token)).first()
+    assert request is not None
+    session = ClientSession(request_id=str(request.id), client_id=str(client.id), workspace_id=str(invoice.workspace))
+    return await start_payment(
+        gateway,
+        session,
+        request_id=str(request.id),
+        invoice_ids=[str(invoice.id)],
+        payment_method_id=cards[str(client.id)],
+        keep_card=True,
+    )

@@ -10,28 +10,30 @@ import msgspec
 import pytest
 from litestar import Litestar
 
-from core.security import token_digest
 from core.settings import Settings
 from core.stripe_gateway import StripeGateway
 from jobs.collections import run_due_collections
 from jobs.payments import requeue_write_backs
-from ledger.tables import Client, Invoice
-from portal.payments import UNANSWERED, PaymentStarted, start_payment
-from portal.schemas import ClientSession
-from portal.tables import PaymentRequest, ScheduledCollection
-from tests.collection_helpers import save_card
+from ledger.tables import Invoice
+from portal.payments import UNANSWERED
+from portal.tables import ScheduledCollection
 from tests.conftest import WorkspaceFactory, XeroStandIn
-from tests.factories import make_request
-from tests.faults.firms import XeroFirm, xero_firm
 from tests.faults.harness import private_queue, private_settings, running_worker, until
-from tests.faults.payments import charges_by, customers_of, ledger_payments, schedule_all, written_back
+from tests.faults.payments import (
+    charges_by,
+    customers_of,
+    firm_with_cards,
+    ledger_payments,
+    pay_invoice,
+    schedule_all,
+    written_back,
+)
 from tests.faults.stripe_proxy import StripeFault, StripeFaultProxy, stripe_fault_proxy
 from tests.mailcatcher import Catcher
 from tests.stripe_harness import LocalStripe
 
 CLIENT_TIMEOUT = 1.0
 """Our Stripe client's time-out in these tests (30 s in production); a hang lasts longer."""
-CARD = "4242424242424242"
 
 
 @pytest.fixture
@@ -47,23 +49,6 @@ async def proxied_stripe(settings: Settings, proxy: tuple[str, StripeFaultProxy]
     gateway = StripeGateway(msgspec.structs.replace(settings, stripe_api_base=proxy[0]), timeout_seconds=CLIENT_TIMEOUT)
     yield gateway
     await gateway.aclose()
-
-
-async def firm_with_cards(
-    client: httpx.AsyncClient,
-    workspaces: WorkspaceFactory,
-    xero: XeroStandIn,
-    stripe_stand_in: LocalStripe,
-    app: Litestar,
-    *,
-    invoices: int,
-) -> tuple[XeroFirm, dict[str, str]]:
-    """A firm whose every client saved a card (through the stand-in directly: the faults come later)."""
-    firm = await xero_firm(client, workspaces, xero, invoices=invoices, clients=invoices)
-    cards: dict[str, str] = {}
-    for customer in await Client.objects().where(Client.workspace == firm.workspace_id):
-        cards[str(customer.id)] = await save_card(app.state.stripe, stripe_stand_in, customer, CARD)
-    return firm, cards
 
 
 @pytest.mark.timeout(120)
@@ -140,15 +125,15 @@ async def test_a_portal_payment_whose_answer_stripe_lost_is_paid_once_and_one_st
 
     # The charge is made but the answer times out: the page is told it is paid, and it is charged once.
     faults.inject(StripeFault("hang", method="POST", path_prefix=intents, forwarded=True, seconds=3, remaining=1))
-    first = await _pay(proxied_stripe, lost, cards)
+    first = await pay_invoice(proxied_stripe, lost, cards)
     assert first.status == "succeeded"
 
     # Stripe never gets the charge (500 before it): a clear failure, the invoice is payable again, and a
     # retry once Stripe is back pays it.
     faults.inject(StripeFault("error", method="POST", path_prefix=intents, remaining=1))
-    failed = await _pay(proxied_stripe, refused, cards)
+    failed = await pay_invoice(proxied_stripe, refused, cards)
     assert (failed.status, failed.message) == ("failed", UNANSWERED)
-    again = await _pay(proxied_stripe, refused, cards)
+    again = await pay_invoice(proxied_stripe, refused, cards)
     assert again.status == "succeeded"
 
     config = private_settings(settings)
@@ -162,21 +147,3 @@ async def test_a_portal_payment_whose_answer_stripe_lost_is_paid_once_and_one_st
     charged = await charges_by(stripe_stand_in, await customers_of(firm.invoices), "invoice_ids")
     assert charged == {str(lost.id): 1, str(refused.id): 1}
     assert set(ledger_payments(xero, firm).values()) == {1}
-
-
-async def _pay(gateway: StripeGateway, invoice: Invoice, cards: dict[str, str]) -> PaymentStarted:
-    """The client pays one invoice with their saved card, as the portal's payment route does."""
-    client = await Client.objects().where(Client.id == invoice.client).first()
-    assert client is not None
-    token = await make_request(str(invoice.workspace), client, [invoice])
-    request = await PaymentRequest.objects().where(PaymentRequest.token_hash == token_digest(token)).first()
-    assert request is not None
-    session = ClientSession(request_id=str(request.id), client_id=str(client.id), workspace_id=str(invoice.workspace))
-    return await start_payment(
-        gateway,
-        session,
-        request_id=str(request.id),
-        invoice_ids=[str(invoice.id)],
-        payment_method_id=cards[str(client.id)],
-        keep_card=True,
-    )
