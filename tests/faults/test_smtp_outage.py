@@ -15,6 +15,7 @@ from litestar import Litestar
 
 from core.settings import Settings
 from core.tables import Activity
+from jobs.requests import requeue_lost_deliveries
 from portal.tables import PaymentRequest
 from tests.conftest import WorkspaceFactory, XeroStandIn
 from tests.faults.firms import bulk_send, delivered, request_statuses, xero_firm
@@ -47,10 +48,12 @@ async def test_retries_outlast_a_five_minute_outage_and_every_client_gets_one_em
     firm = await xero_firm(client, workspaces, xero, invoices=24, clients=12)
     addresses = await firm.emails()
     config = private_settings(settings, smtp_url=down_mail.url, mail_retry_seconds=30 / SCALE)
-    async with private_queue(config, embedded_socket) as queue, running_worker(queue, config):
+    async with private_queue(config, embedded_socket) as queue, running_worker(queue, config) as ctx:
         sent = await bulk_send(firm, queue)
         await asyncio.sleep(OUTAGE_SECONDS)
         during = await request_statuses(sent)
+        # Each request waits for its retry under its own key: the lost-delivery sweep leaves them alone.
+        assert await requeue_lost_deliveries(ctx, older_than_seconds=0) == {"requeued": 0}
         down_mail.start()
 
         async def all_sent() -> bool:
