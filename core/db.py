@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import json
 import os
 import uuid
-from collections.abc import AsyncIterator, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
 import asyncpg
@@ -17,7 +18,7 @@ from piccolo.apps.migrations.tables import Migration
 from piccolo.columns import Column
 from piccolo.columns.combination import WhereRaw
 from piccolo.engine.base import Engine
-from piccolo.engine.postgres import PostgresEngine
+from piccolo.engine.postgres import PostgresEngine, PostgresTransaction
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 from piccolo.table import Table
 
@@ -26,6 +27,7 @@ from core.piccolo_app import APP_CONFIG
 from core.sqlite_engine import SQLiteReadPoolEngine
 
 PICCOLO_CONF_MODULE = "core.piccolo_conf"
+T = TypeVar("T")
 
 
 class MigrationError(RuntimeError):
@@ -41,7 +43,73 @@ def engine_for_url(url: str) -> Engine[Any]:
         return SQLiteReadPoolEngine(path=path or "portal.sqlite3", timeout=30)
     # Custom plans: the import's `external_id IN (…1000 values…)` lookups degrade badly under the generic plan
     # PostgreSQL switches to for prepared statements once the table grows (measured in benchmarks/import.py).
-    return PostgresEngine(config={"dsn": url, "server_settings": {"plan_cache_mode": "force_custom_plan"}})
+    return PortalPostgresEngine(config={"dsn": url, "server_settings": {"plan_cache_mode": "force_custom_plan"}})
+
+
+DISCONNECTS: tuple[type[BaseException], ...] = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.InternalClientError,
+    ConnectionError,
+)
+"""What a dropped or restarting PostgreSQL connection raises (the statement may or may not have run)."""
+
+
+async def surviving_disconnects(write: Callable[[], Awaitable[T]], *, attempts: int = 5, first_delay: float = 0.2) -> T:
+    """Run an idempotent write again when the connection drops under it, backing off between tries.
+
+    For the write that records what a job just did outside the database (an email sent): failing the job
+    there would make its retry believe it died mid-way. The write must be safe to run twice.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            return await write()
+        except DISCONNECTS:
+            if attempt == attempts:
+                raise
+            await asyncio.sleep(first_delay * 2 ** (attempt - 1))
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+class ReleasingTransaction(PostgresTransaction):
+    """Piccolo's PostgreSQL transaction, giving its connection back to the pool whatever happens at the end.
+
+    Piccolo's own `__aexit__` rolls back, then releases the connection and resets the current transaction.
+    When the connection was dropped (a PostgreSQL restart or failover, `pg_terminate_backend`) the rollback
+    raises, so the connection never went back to the pool and the task kept the dead transaction as its
+    current one: ten drops and the pool was empty, every query waiting forever (found by the fault tests).
+    """
+
+    async def __aexit__(self, exception_type: Any, exception: Any, traceback: Any) -> bool:
+        if self._parent is not None:
+            return exception is None
+        try:
+            if exception is not None:
+                if not self._rolled_back:
+                    # The original error propagates; a dead connection has rolled back on the server anyway.
+                    with contextlib.suppress(Exception):
+                        await self.rollback()  # type: ignore[no-untyped-call]
+            elif not self._committed and not self._rolled_back:
+                await self.commit()  # type: ignore[no-untyped-call]
+        finally:
+            try:
+                if self.engine.pool:
+                    await self.engine.pool.release(self.connection)
+                else:
+                    await self.connection.close()
+            finally:
+                self.engine.current_transaction.reset(self.context)
+        return exception is None
+
+
+class PortalPostgresEngine(PostgresEngine):
+    """PostgreSQL with transactions that survive dropped connections (`ReleasingTransaction`)."""
+
+    def transaction(self, allow_nested: bool = True) -> PostgresTransaction:
+        """A transaction, nested ones joining the current one (as Piccolo's)."""
+        return ReleasingTransaction(engine=self, allow_nested=allow_nested)
 
 
 def bind_engine(engine: Engine[Any]) -> None:

@@ -13,7 +13,7 @@ from saq.job import Status
 from saq.queue import Queue
 
 from core.clock import utcnow
-from core.db import read_transaction, write_transaction
+from core.db import read_transaction, surviving_disconnects, write_transaction
 from core.mail import Attachment, MailError, mailer_for
 from core.settings import Settings
 from core.tables import Activity
@@ -143,25 +143,38 @@ async def deliver_payment_request(ctx: dict[str, Any], *, request_id: str, token
     try:
         await mailer_for(settings.smtp_url, settings.mail_from).send(email)
     except MailError as exc:
-        await _set(request, status="queued")
+        await surviving_disconnects(lambda: _set(request, status="queued"))
         return await _retry_or_fail(ctx, request, f"The mail server did not accept the email ({exc}).")
+    # The email is gone: record it even if the database connection drops now (a failed job would be taken
+    # for one that died mid-send, and the request failed as "delivery uncertain").
+    await surviving_disconnects(lambda: _mark_sent(request, lines))
+    return {"status": "sent"}
+
+
+async def _mark_sent(request: _Request, lines: list[InvoiceLine]) -> None:
+    """`sent`, with the activity, in one transaction; a repeat after a lost commit changes nothing."""
     async with write_transaction():
-        await PaymentRequest.update(
-            {PaymentRequest.status: "sent", PaymentRequest.sent_at: utcnow(), PaymentRequest.last_error: None}
-        ).where(PaymentRequest.id == request.id)
+        moved = (
+            await PaymentRequest.update(
+                {PaymentRequest.status: "sent", PaymentRequest.sent_at: utcnow(), PaymentRequest.last_error: None}
+            )
+            .where((PaymentRequest.id == request.id) & (PaymentRequest.status == "sending"))
+            .returning(PaymentRequest.id)
+        )
+        if not moved:
+            return
         await Activity.insert(
             *[
                 Activity(
                     workspace=request.workspace,
                     invoice_id=line.id,
-                    request_id=request_id,
+                    request_id=str(request.id),
                     kind="sent",
                     detail=f"Emailed to {request.client_email}",
                 )
                 for line in lines
             ]
         )
-    return {"status": "sent"}
 
 
 async def _request(request_id: uuid.UUID) -> _Request | None:
