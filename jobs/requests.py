@@ -152,13 +152,14 @@ async def deliver_payment_request(ctx: dict[str, Any], *, request_id: str, token
 
 
 async def _mark_sent(request: _Request, lines: list[InvoiceLine]) -> None:
-    """`sent`, with the activity, in one transaction; a repeat after a lost commit changes nothing."""
+    """`sent`, with the activity, in one transaction; a repeat after a lost commit, or a revocation, stays."""
     async with write_transaction():
         moved = (
             await PaymentRequest.update(
                 {PaymentRequest.status: "sent", PaymentRequest.sent_at: utcnow(), PaymentRequest.last_error: None}
             )
-            .where((PaymentRequest.id == request.id) & (PaymentRequest.status == "sending"))
+            # `failed` too: a run that found this one mid-send took it for dead ("delivery uncertain").
+            .where((PaymentRequest.id == request.id) & PaymentRequest.status.is_in(["sending", "failed"]))
             .returning(PaymentRequest.id)
         )
         if not moved:
@@ -277,7 +278,8 @@ async def _fail(ctx: dict[str, Any], request: _Request, reason: str) -> None:
 
 LOST_AFTER = dt.timedelta(minutes=5)
 """A request still `queued` this long after it was made, with no job to send it, was lost by the queue."""
-LIVE = (Status.QUEUED, Status.ACTIVE)
+FINISHED = (Status.COMPLETE, Status.FAILED, Status.ABORTED)
+"""A job in any other status (queued, running, being swept or aborted, deferred) may still send."""
 
 
 async def requeue_lost_deliveries(ctx: dict[str, Any], *, older_than_seconds: float | None = None) -> dict[str, int]:
@@ -297,7 +299,7 @@ async def requeue_lost_deliveries(ctx: dict[str, Any], *, older_than_seconds: fl
     for row in rows:
         request_id, link = str(row["id"]), row["token_hash"][:12]
         keys = [f"dispatch:{row['batch_id']}", f"deliver:{request_id}", f"deliver:{request_id}:{link}"]
-        if any(job is not None and job.status in LIVE for job in await queue.jobs(keys)):
+        if any(job is not None and job.status not in FINISHED for job in await queue.jobs(keys)):
             continue
         if await enqueue(queue, DELIVER, key=f"recover:{request_id}:{link}", request_id=request_id):
             requeued += 1
