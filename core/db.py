@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
 import asyncpg
+import structlog
 from piccolo.apps.migrations.commands.forwards import run_forwards
 from piccolo.apps.migrations.tables import Migration
 from piccolo.columns import Column
@@ -25,6 +26,8 @@ from piccolo.table import Table
 import core.piccolo_conf
 from core.piccolo_app import APP_CONFIG
 from core.sqlite_engine import SQLiteReadPoolEngine
+
+log = structlog.get_logger()
 
 PICCOLO_CONF_MODULE = "core.piccolo_conf"
 T = TypeVar("T")
@@ -82,6 +85,27 @@ class ReleasingTransaction(PostgresTransaction):
     current one: ten drops and the pool was empty, every query waiting forever (found by the fault tests).
     """
 
+    async def __aenter__(self) -> PostgresTransaction:
+        if self._parent is not None:
+            return self._parent
+        self.connection = await self.get_connection()  # type: ignore[no-untyped-call]
+        try:
+            self.transaction = self.connection.transaction()
+            await self.begin()  # type: ignore[no-untyped-call]
+        except BaseException:
+            # An idle pooled connection the server dropped fails here, at BEGIN: give it back all the same
+            # (Piccolo's kept it, and a pool that lost one per drop hung on close).
+            await self._give_back()
+            raise
+        self.context = self.engine.current_transaction.set(self)
+        return self
+
+    async def _give_back(self) -> None:
+        if self.engine.pool:
+            await self.engine.pool.release(self.connection)
+        else:
+            await self.connection.close()
+
     async def __aexit__(self, exception_type: Any, exception: Any, traceback: Any) -> bool:
         if self._parent is not None:
             return exception is None
@@ -95,10 +119,7 @@ class ReleasingTransaction(PostgresTransaction):
                 await self.commit()  # type: ignore[no-untyped-call]
         finally:
             try:
-                if self.engine.pool:
-                    await self.engine.pool.release(self.connection)
-                else:
-                    await self.connection.close()
+                await self._give_back()
             finally:
                 self.engine.current_transaction.reset(self.context)
         return exception is None
@@ -139,9 +160,25 @@ async def connected(engine: Engine[Any]) -> AsyncIterator[Engine[Any]]:
         yield engine
     finally:
         if isinstance(engine, PostgresEngine):
-            await engine.close_connection_pool()
+            await _close_pool(engine)
         elif isinstance(engine, SQLiteReadPoolEngine):
             await engine.close_readers()
+
+
+POOL_CLOSE_SECONDS = 30.0
+
+
+async def _close_pool(engine: PostgresEngine) -> None:
+    """Close the pool, terminating connections still out after POOL_CLOSE_SECONDS (shutdown never hangs)."""
+    pool = engine.pool
+    if pool is None:
+        return
+    try:
+        await asyncio.wait_for(pool.close(), POOL_CLOSE_SECONDS)
+    except TimeoutError:
+        log.warning("database_pool_terminated", reason="connections still out at shutdown")
+        pool.terminate()
+    engine.pool = None
 
 
 async def _keep_session(connection: asyncpg.Connection) -> None:

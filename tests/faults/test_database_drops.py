@@ -16,6 +16,7 @@ import httpx
 import pytest
 from litestar import Litestar
 
+import core.piccolo_conf
 from core.settings import Settings
 from jobs.collections import run_due_collections
 from jobs.payments import requeue_write_backs
@@ -114,3 +115,9 @@ async def test_connections_dropped_mid_send_and_mid_collection_lose_and_repeat_n
     charged = await charges_by(stripe_stand_in, await customers_of(collector.invoices), "collection_id")
     assert sorted(charged.values()) == [1] * len(collector.invoices)
     assert set(ledger_payments(xero, collector).values()) == {1}
+
+    async def pool_whole() -> bool:  # every connection given back (a leaked one hangs the pool's close)
+        pool = core.piccolo_conf.DB.pool
+        return bool(pool.get_idle_size() == pool.get_size())
+
+    await until(pool_whole, seconds=10)

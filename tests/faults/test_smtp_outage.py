@@ -52,8 +52,8 @@ async def test_retries_outlast_a_five_minute_outage_and_every_client_gets_one_em
         sent = await bulk_send(firm, queue)
         await asyncio.sleep(OUTAGE_SECONDS)
         during = await request_statuses(sent)
-        # Each request waits for its retry under its own key: the lost-delivery sweep leaves them alone.
-        assert await requeue_lost_deliveries(ctx, older_than_seconds=0) == {"requeued": 0}
+        # The lost-delivery sweep runs meanwhile: whatever it re-queues must not make a second email.
+        await requeue_lost_deliveries(ctx, older_than_seconds=0)
         down_mail.start()
 
         async def all_sent() -> bool:
