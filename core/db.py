@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import json
 import os
 import uuid
-from collections.abc import AsyncIterator, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
 import asyncpg
+import structlog
 from piccolo.apps.migrations.commands.forwards import run_forwards
 from piccolo.apps.migrations.tables import Migration
 from piccolo.columns import Column
 from piccolo.columns.combination import WhereRaw
 from piccolo.engine.base import Engine
-from piccolo.engine.postgres import PostgresEngine
+from piccolo.engine.postgres import PostgresEngine, PostgresTransaction
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 from piccolo.table import Table
 
@@ -25,7 +27,10 @@ import core.piccolo_conf
 from core.piccolo_app import APP_CONFIG
 from core.sqlite_engine import SQLiteReadPoolEngine
 
+log = structlog.get_logger()
+
 PICCOLO_CONF_MODULE = "core.piccolo_conf"
+T = TypeVar("T")
 
 
 class MigrationError(RuntimeError):
@@ -41,7 +46,91 @@ def engine_for_url(url: str) -> Engine[Any]:
         return SQLiteReadPoolEngine(path=path or "portal.sqlite3", timeout=30)
     # Custom plans: the import's `external_id IN (…1000 values…)` lookups degrade badly under the generic plan
     # PostgreSQL switches to for prepared statements once the table grows (measured in benchmarks/import.py).
-    return PostgresEngine(config={"dsn": url, "server_settings": {"plan_cache_mode": "force_custom_plan"}})
+    return PortalPostgresEngine(config={"dsn": url, "server_settings": {"plan_cache_mode": "force_custom_plan"}})
+
+
+DISCONNECTS: tuple[type[BaseException], ...] = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.InternalClientError,
+    ConnectionError,
+)
+"""What a dropped or restarting PostgreSQL connection raises (the statement may or may not have run)."""
+
+
+async def surviving_disconnects(write: Callable[[], Awaitable[T]], *, attempts: int = 5, first_delay: float = 0.2) -> T:
+    """Run an idempotent write again when the connection drops under it, backing off between tries.
+
+    For the write that records what a job just did outside the database (an email sent): failing the job
+    there would make its retry believe it died mid-way. The write must be safe to run twice.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            return await write()
+        except DISCONNECTS:
+            if attempt == attempts:
+                raise
+            await asyncio.sleep(first_delay * 2 ** (attempt - 1))
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+class ReleasingTransaction(PostgresTransaction):
+    """Piccolo's PostgreSQL transaction, giving its connection back to the pool whatever happens at the end.
+
+    Piccolo's own `__aexit__` rolls back, then releases the connection and resets the current transaction.
+    When the connection was dropped (a PostgreSQL restart or failover, `pg_terminate_backend`) the rollback
+    raises, so the connection never went back to the pool and the task kept the dead transaction as its
+    current one: ten drops and the pool was empty, every query waiting forever (found by the fault tests).
+    """
+
+    async def __aenter__(self) -> PostgresTransaction:
+        if self._parent is not None:
+            return self._parent
+        self.connection = await self.get_connection()  # type: ignore[no-untyped-call]
+        try:
+            self.transaction = self.connection.transaction()
+            await self.begin()  # type: ignore[no-untyped-call]
+        except BaseException:
+            # An idle pooled connection the server dropped fails here, at BEGIN: give it back all the same
+            # (Piccolo's kept it, and a pool that lost one per drop hung on close).
+            await self._give_back()
+            raise
+        self.context = self.engine.current_transaction.set(self)
+        return self
+
+    async def _give_back(self) -> None:
+        if self.engine.pool:
+            await self.engine.pool.release(self.connection)
+        else:
+            await self.connection.close()
+
+    async def __aexit__(self, exception_type: Any, exception: Any, traceback: Any) -> bool:
+        if self._parent is not None:
+            return exception is None
+        try:
+            if exception is not None:
+                if not self._rolled_back:
+                    # The original error propagates; a dead connection has rolled back on the server anyway.
+                    with contextlib.suppress(Exception):
+                        await self.rollback()  # type: ignore[no-untyped-call]
+            elif not self._committed and not self._rolled_back:
+                await self.commit()  # type: ignore[no-untyped-call]
+        finally:
+            try:
+                await self._give_back()
+            finally:
+                self.engine.current_transaction.reset(self.context)
+        return exception is None
+
+
+class PortalPostgresEngine(PostgresEngine):
+    """PostgreSQL with transactions that survive dropped connections (`ReleasingTransaction`)."""
+
+    def transaction(self, allow_nested: bool = True) -> PostgresTransaction:
+        """A transaction, nested ones joining the current one (as Piccolo's)."""
+        return ReleasingTransaction(engine=self, allow_nested=allow_nested)
 
 
 def bind_engine(engine: Engine[Any]) -> None:
@@ -71,9 +160,25 @@ async def connected(engine: Engine[Any]) -> AsyncIterator[Engine[Any]]:
         yield engine
     finally:
         if isinstance(engine, PostgresEngine):
-            await engine.close_connection_pool()
+            await _close_pool(engine)
         elif isinstance(engine, SQLiteReadPoolEngine):
             await engine.close_readers()
+
+
+POOL_CLOSE_SECONDS = 30.0
+
+
+async def _close_pool(engine: PostgresEngine) -> None:
+    """Close the pool, terminating connections still out after POOL_CLOSE_SECONDS (shutdown never hangs)."""
+    pool = engine.pool
+    if pool is None:
+        return
+    try:
+        await asyncio.wait_for(pool.close(), POOL_CLOSE_SECONDS)
+    except TimeoutError:
+        log.warning("database_pool_terminated", reason="connections still out at shutdown")
+        pool.terminate()
+    engine.pool = None
 
 
 async def _keep_session(connection: asyncpg.Connection) -> None:

@@ -47,6 +47,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """How often the incremental ledger poll runs (PORTAL_SYNC_INTERVAL_MINUTES)."""
     queue_name: str = "portal"
     """SAQ queue name; tests use a unique one so runs never share jobs (PORTAL_QUEUE_NAME)."""
+    mail_retry_seconds: float = 30.0
+    """First retry of an email the mail server refused; it doubles per attempt up to 60 times this
+    (30 min), so a request is retried for about 90 minutes before it fails (PORTAL_MAIL_RETRY_SECONDS)."""
 
     @property
     def is_sqlite(self) -> bool:
@@ -68,6 +71,7 @@ _ENV_NAMES: dict[str, str] = {
     "mail_from": "PORTAL_MAIL_FROM",
     "sync_interval_minutes": "PORTAL_SYNC_INTERVAL_MINUTES",
     "queue_name": "PORTAL_QUEUE_NAME",
+    "mail_retry_seconds": "PORTAL_MAIL_RETRY_SECONDS",
     "stripe_secret_key": "STRIPE_SECRET_KEY",
     "stripe_publishable_key": "STRIPE_PUBLISHABLE_KEY",
     "stripe_webhook_secret": "STRIPE_WEBHOOK_SECRET",
@@ -118,6 +122,8 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
             values[field] = raw
     if "sync_interval_minutes" in values:
         values["sync_interval_minutes"] = _positive_int("sync_interval_minutes", str(values["sync_interval_minutes"]))
+    if "mail_retry_seconds" in values:
+        values["mail_retry_seconds"] = _positive_float("mail_retry_seconds", str(values["mail_retry_seconds"]))
     settings = Settings(**values)  # type: ignore[arg-type]
     _validate(settings)
     return settings
@@ -130,6 +136,16 @@ def _positive_int(field: str, raw: str) -> int:
         raise SettingsError(f"{env_name(field)}: expected a whole number, got {raw!r}") from None
     if number < 1:
         raise SettingsError(f"{env_name(field)}: must be at least 1, got {number}")
+    return number
+
+
+def _positive_float(field: str, raw: str) -> float:
+    try:
+        number = float(raw)
+    except ValueError:
+        raise SettingsError(f"{env_name(field)}: expected a number of seconds, got {raw!r}") from None
+    if not number > 0:
+        raise SettingsError(f"{env_name(field)}: must be more than 0, got {raw}")
     return number
 
 

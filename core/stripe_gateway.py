@@ -395,10 +395,14 @@ class StripeGateway:
         }
         if off_session:
             params["off_session"] = True
+        # No retries by the library here: they resend with the same idempotency key, which Stripe answers with
+        # the first intent but localstripe turns into a second charge. A lost answer surfaces as
+        # StripeUnavailable instead, and the caller looks for the intent (`find_charged_intent`) before any
+        # new attempt, which is exactly once on both.
+        options = _options(idempotency_key, stripe_version=INTENT_API_VERSION)
+        options["max_network_retries"] = 0
         try:
-            intent = await self._client.v1.payment_intents.create_async(
-                _card_only(params), _options(idempotency_key, stripe_version=INTENT_API_VERSION)
-            )
+            intent = await self._client.v1.payment_intents.create_async(_card_only(params), options)
         except stripe.CardError as exc:
             outcome = await self._declined(
                 exc,

@@ -98,7 +98,7 @@ async def follow_up_collection(ctx: dict[str, Any], *, collection_id: str) -> di
     if notice is not None:
         await send_stored_notice(queue, notice)
     if result.status == "failed":
-        await _alert_staff(ctx["settings"], collection_uuid, result)
+        await _alert_staff(ctx["settings"], queue, collection_uuid, result)
     return {"status": result.status}
 
 
@@ -142,13 +142,14 @@ async def _invoice_of(collection_id: uuid.UUID) -> Invoice:
     return invoice
 
 
-async def _alert_staff(settings: Settings, collection_id: uuid.UUID, result: CollectionResult) -> None:
+async def _alert_staff(settings: Settings, queue: Queue, collection_id: uuid.UUID, result: CollectionResult) -> None:
     """Tell the firm's admins about a declined collection (best effort, after the client's notice)."""
     invoice = await _invoice_of(collection_id)
     amount = format_money(invoice.amount_due_minor, invoice.currency)
     await alert_staff(
         settings,
         invoice.workspace,
+        queue=queue,
         subject=f"Collection of {invoice.number} declined",
         text=(
             f"The scheduled collection of {amount} for {invoice.number} was declined "

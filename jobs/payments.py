@@ -13,8 +13,7 @@ from core.clock import as_utc, utcnow
 from core.mail import MailError, mailer_for
 from core.tables import Activity, Workspace
 from jobs.ledger import ledger_context
-from jobs.requests import RetryLater
-from jobs.spec import JobSpec, enqueue
+from jobs.spec import JobSpec, RetryLater, enqueue
 from ledger.clients import client_for
 from ledger.http import LedgerError
 from ledger.oauth import GrantRevoked
@@ -112,7 +111,11 @@ async def _needs_staff(
         workspace=payment.workspace, invoice_id=str(invoice.id), kind="write_back_failed", detail=detail
     ).save()
     await alert_staff(
-        ctx["settings"], payment.workspace, subject="A payment needs recording in the ledger", text=detail
+        ctx["settings"],
+        payment.workspace,
+        subject="A payment needs recording in the ledger",
+        text=detail,
+        queue=ctx.get("queue"),
     )
 
 

@@ -32,6 +32,22 @@ class JobSpec:
     """
 
 
+class RetryLater(Exception):
+    """Raised so SAQ retries the job with its backoff."""
+
+
+def retry_mail_later(ctx: dict[str, Any], reason: str) -> RetryLater:
+    """The exception that retries a mail job on the configured schedule (`Settings.mail_retry_seconds`).
+
+    SAQ computes the next delay from the job's own fields when it retries it, so the schedule applies to
+    every mail job however it was queued (a first send, a resend, a recovered one).
+    """
+    job = ctx["job"]
+    job.retry_delay = ctx["settings"].mail_retry_seconds
+    job.retry_backoff = ctx["settings"].mail_retry_seconds * 60
+    return RetryLater(reason)
+
+
 async def enqueue(queue: Queue, spec: JobSpec, *, key: str, **kwargs: Any) -> Job | None:
     """Enqueue `spec` under `key`; returns None when a job with that key is already queued or running."""
     return await queue.enqueue(

@@ -13,7 +13,7 @@ from saq.types import PartialTimersDict
 from saq.worker import Worker
 
 from core.stripe_gateway import StripeGateway
-from jobs import collections, ledger, maintenance, payments, reminders, requests
+from jobs import alerts, collections, ledger, maintenance, payments, reminders, requests
 from ledger.clients import LedgerContext
 
 JobFunction = Callable[..., Any]
@@ -31,6 +31,8 @@ def product_functions() -> list[JobFunction]:
         ledger.sync_all_connections,
         requests.dispatch_batch,
         requests.deliver_payment_request,
+        requests.requeue_lost_deliveries,
+        alerts.send_staff_alert,
         payments.write_back_payment,
         payments.send_receipt,
         payments.reverse_write_back,
@@ -52,6 +54,7 @@ def product_cron_jobs(sync_interval_minutes: int = 15) -> list[CronJob[Any]]:
         CronJob(collections.run_due_collections, cron="* * * * *", timeout=120, ttl=60),
         CronJob(payments.requeue_write_backs, cron="* * * * *", timeout=120, ttl=60),
         CronJob(payments.requeue_receipts, cron="* * * * *", timeout=120, ttl=60),
+        CronJob(requests.requeue_lost_deliveries, cron="*/5 * * * *", timeout=120, ttl=60),
         CronJob(reminders.send_reminders, cron=reminders.REMINDER_CRON, timeout=600, ttl=3600),
     ]
 

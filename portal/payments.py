@@ -19,7 +19,7 @@ import structlog
 from core.clock import utcnow
 from core.db import write_transaction
 from core.errors import Conflict, Invalid, NotFound
-from core.stripe_gateway import PaymentOutcome, StripeGateway
+from core.stripe_gateway import CardDeclined, GatewayError, PaymentOutcome, StripeGateway
 from core.tables import Activity
 from ledger.tables import Client, Invoice
 from portal.schemas import ClientSession
@@ -106,19 +106,22 @@ async def start_payment(
     customer_id = await customer_for(gateway, session)
     await gateway.attach_payment_method(payment_method_id, customer_id)
     payment = await _claim(session, invoices)
-    outcome = await gateway.charge(
-        customer_id=customer_id,
-        payment_method_id=payment_method_id,
-        amount_minor=payment.amount_minor,
-        currency=payment.currency,
-        metadata={
-            "workspace_id": session.workspace_id,
-            "request_id": request_id,
-            "payment_id": str(payment.id),
-            "invoice_ids": ",".join(str(invoice.id) for invoice in invoices),
-        },
-        idempotency_key=payment.idempotency_key,
-    )
+    try:
+        outcome = await gateway.charge(
+            customer_id=customer_id,
+            payment_method_id=payment_method_id,
+            amount_minor=payment.amount_minor,
+            currency=payment.currency,
+            metadata={
+                "workspace_id": session.workspace_id,
+                "request_id": request_id,
+                "payment_id": str(payment.id),
+                "invoice_ids": ",".join(str(invoice.id) for invoice in invoices),
+            },
+            idempotency_key=payment.idempotency_key,
+        )
+    except GatewayError as error:
+        outcome = await _unanswered_charge(gateway, payment, customer_id, error)
     if outcome.intent_id:
         await Payment.update({Payment.stripe_payment_intent_id: outcome.intent_id}).where(Payment.id == payment.id)
     status = await settle(payment.id, outcome)
@@ -192,6 +195,44 @@ async def _cancel(gateway: StripeGateway, stuck: list[Payment]) -> None:
             payment.stripe_payment_intent_id, idempotency_key=f"cancel:{payment.id}"
         )
         await settle(payment.id, outcome)
+
+
+UNANSWERED = "We could not reach the card network and nothing was charged. Please try again in a moment."
+
+
+async def _unanswered_charge(
+    gateway: StripeGateway, payment: Payment, customer_id: str, error: GatewayError
+) -> PaymentOutcome:
+    """What became of a charge Stripe did not answer (an outage, a time-out, a 500), so the invoices never stay stuck.
+
+    Stripe may have made the intent before its answer was lost: look for it first. With none, the attempt
+    failed and the invoices are payable again. If Stripe cannot even be asked, the error propagates and the
+    payment stays claimed: paying again then would risk a second charge.
+    """
+    if error.retryable:
+        found = await gateway.find_charged_intent(
+            customer_id=customer_id,
+            payment_id=str(payment.id),
+            amount_minor=payment.amount_minor,
+            currency=payment.currency,
+        )
+        if found is not None:
+            return found
+    log.warning("charge_unanswered", payment_id=str(payment.id), error=error.message)
+    return PaymentOutcome(
+        intent_id=None,
+        status="requires_payment_method",
+        amount_minor=payment.amount_minor,
+        currency=payment.currency,
+        message=UNANSWERED if error.retryable else _refusal(error),
+    )
+
+
+def _refusal(error: GatewayError) -> str:
+    """Words for the client when Stripe refused the charge outright."""
+    if isinstance(error, CardDeclined):
+        return error.client_message
+    return "This card could not be charged, and nothing was charged. Please try another card."
 
 
 class _AlreadyTaken(Conflict):

@@ -6,16 +6,25 @@ import uuid
 from html import escape
 
 import structlog
+from saq.queue import Queue
 
 from core.mail import MailError, OutgoingEmail, mailer_for
 from core.settings import Settings
+from jobs.alerts import enqueue_alert
 from staff.tables import StaffUser
 
 log = structlog.get_logger()
 
 
-async def alert_staff(settings: Settings, workspace_id: uuid.UUID, *, subject: str, text: str) -> int:
-    """Email every admin of the workspace; best effort (the failure is also in the activity history)."""
+async def alert_staff(
+    settings: Settings, workspace_id: uuid.UUID, *, subject: str, text: str, queue: Queue | None = None
+) -> int:
+    """Email every admin of the workspace; returns how many emails went now.
+
+    An alert the mail server refuses is queued to be sent again when a queue is given (a job's: the
+    failure being reported may be the mail server itself); without one it is only logged, and the
+    failure stays in the activity history.
+    """
     admins = await StaffUser.select(StaffUser.email).where(
         (StaffUser.workspace == workspace_id) & (StaffUser.role == "admin")
     )
@@ -34,5 +43,7 @@ async def alert_staff(settings: Settings, workspace_id: uuid.UUID, *, subject: s
             await mailer.send(email)
             sent += 1
         except MailError:
-            log.warning("staff_alert_undelivered", workspace_id=str(workspace_id))
+            log.warning("staff_alert_undelivered", workspace_id=str(workspace_id), queued=queue is not None)
+            if queue is not None:
+                await enqueue_alert(queue, email)
     return sent

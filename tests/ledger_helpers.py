@@ -29,9 +29,9 @@ async def connect_ledger(
     return await client.get(f"{callback.path}?{callback.query}", follow_redirects=False)
 
 
-def recent_invoices(n: int, today: dt.date, *, seed: int = 7) -> SeedData:
-    """`n` unpaid invoices all dated within the first-import window (the last 90 days)."""
-    data = synthetic_seed(n, today=today, seed=seed)
+def recent_invoices(n: int, today: dt.date, *, seed: int = 7, clients: int | None = None) -> SeedData:
+    """`n` unpaid invoices all dated within the first-import window (the last 90 days), over `clients` clients."""
+    data = synthetic_seed(n, today=today, seed=seed, clients=clients)
     invoices = tuple(
         dataclasses.replace(
             invoice,

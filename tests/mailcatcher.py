@@ -24,11 +24,15 @@ class Catcher:
         self.messages: list[EmailMessage] = []
         self.refuse: set[str] = set()
         """Recipients whose mail is answered with a temporary failure (451)."""
+        self.delay = 0.0
+        """Seconds the server takes over each message before accepting it (a slow mail server)."""
         self._lock = threading.Lock()
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's hook name
         if self.refuse & set(envelope.rcpt_tos):
             return "451 4.3.0 Try again later"
+        if self.delay:
+            await asyncio.sleep(self.delay)
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         assert isinstance(message, EmailMessage)
         with self._lock:
@@ -51,14 +55,38 @@ class Catcher:
         raise AssertionError(f"{len(self.to(address))} of {count} messages reached {address}")
 
 
+class MailServer:
+    """An SMTP server on a fixed loopback port that can go down and come back (keeping what it received)."""
+
+    def __init__(self, catcher: Catcher | None = None, port: int | None = None) -> None:
+        self.catcher = catcher or Catcher()
+        self.port = port or free_port()
+        self._controller: Controller | None = None
+
+    @property
+    def url(self) -> str:
+        """`smtp://127.0.0.1:<port>`, for PORTAL_SMTP_URL."""
+        return f"smtp://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        """Listen (again) on the port."""
+        if self._controller is None:
+            self._controller = Controller(self.catcher, hostname="127.0.0.1", port=self.port)
+            self._controller.start()
+
+    def stop(self) -> None:
+        """Stop listening: connections are refused until `start`."""
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+
 @contextmanager
 def mail_server() -> Iterator[tuple[str, Catcher]]:
     """`(smtp_url, catcher)` for a server running until the block ends."""
-    catcher = Catcher()
-    port = free_port()
-    controller = Controller(catcher, hostname="127.0.0.1", port=port)
-    controller.start()
+    server = MailServer()
+    server.start()
     try:
-        yield f"smtp://127.0.0.1:{port}", catcher
+        yield server.url, server.catcher
     finally:
-        controller.stop()
+        server.stop()

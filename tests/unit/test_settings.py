@@ -21,6 +21,7 @@ def test_environment_overrides_defaults() -> None:
     )
     assert settings.database_url.startswith("postgresql://")
     assert settings.queue_url == "redis://127.0.0.1:6379/0"
+    assert load_settings({"PORTAL_MAIL_RETRY_SECONDS": "0.5"}).mail_retry_seconds == 0.5
 
 
 @pytest.mark.parametrize(
@@ -34,6 +35,8 @@ def test_environment_overrides_defaults() -> None:
         ({"PORTAL_BASE_URL": "example.com"}, "PORTAL_BASE_URL: expected an http(s) URL"),
         ({"PORTAL_SECRET_KEY": "short"}, "PORTAL_SECRET_KEY: must be at least 32 characters"),
         ({"PORTAL_SYNC_INTERVAL_MINUTES": "soon"}, "PORTAL_SYNC_INTERVAL_MINUTES: expected a whole number"),
+        ({"PORTAL_MAIL_RETRY_SECONDS": "later"}, "PORTAL_MAIL_RETRY_SECONDS: expected a number of seconds"),
+        ({"PORTAL_MAIL_RETRY_SECONDS": "0"}, "PORTAL_MAIL_RETRY_SECONDS: must be more than 0"),
     ],
 )
 def test_bad_values_are_named(environ: dict[str, str], message: str) -> None:
