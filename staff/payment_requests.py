@@ -53,17 +53,13 @@ _REQUEST_COLUMNS = (
     PaymentRequest.note,
     PaymentRequest.created_by,
     PaymentRequest.created_at,
+    PaymentRequest.requested_from,
 )
-"""What a send stores per request; the other columns (sent_at, opened_at…) start empty."""
-_ACTIVITY_COLUMNS = (
-    Activity.id,
-    Activity.workspace,
-    Activity.invoice_id,
-    Activity.request_id,
-    Activity.kind,
-    Activity.detail,
-    Activity.at,
-)
+"""What a send stores per request; the other columns (sent_at, opened_at…) start empty.
+
+No activity rows: `requested_from` stands for each invoice's "requested" row (see `ledger.services`),
+which spares a 5,000-invoice send 5,000 inserts.
+"""
 
 
 @dataclass
@@ -230,7 +226,6 @@ async def send_requests(
     summaries: list[RequestSummary] = []
     requests: list[tuple[Any, ...]] = []
     links: list[tuple[uuid.UUID, uuid.UUID]] = []
-    activity: list[tuple[Any, ...]] = []
     for group in selection.groups:
         token, digest = new_link_token()
         request_id = uuid.uuid4()
@@ -250,13 +245,12 @@ async def send_requests(
                 "",
                 created_by,
                 now,
+                group.email,
             )
         )
         tokens[str(request_id)] = token
-        detail = f"Payment requested from {group.email}"
         for line in group.lines:
             links.append((request_id, uuid.UUID(line.id)))
-            activity.append((uuid.uuid4(), scope.workspace_id, line.id, str(request_id), "requested", detail, now))
         summaries.append(
             RequestSummary(
                 id=str(request_id),
@@ -268,7 +262,6 @@ async def send_requests(
     async with write_transaction():
         await insert_rows(PaymentRequest, _REQUEST_COLUMNS, requests)
         await insert_rows(PaymentRequestInvoice, (PaymentRequestInvoice.request, PaymentRequestInvoice.invoice), links)
-        await insert_rows(Activity, _ACTIVITY_COLUMNS, activity)
     await enqueue_delivery(queue, batch_id, tokens)
     return SendOut(
         batch_id=batch_id,
