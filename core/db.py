@@ -139,11 +139,12 @@ def write_transaction() -> Any:
     return engine.transaction()
 
 
-def uuid_in(column: Column, values: Sequence[uuid.UUID]) -> WhereRaw:
+def uuid_in(column: Column, values: Sequence[uuid.UUID | str]) -> WhereRaw:
     """`column IN values` for thousands of UUIDs, sent as one parameter instead of one per value.
 
     A JSON array read with `json_each` on SQLite, a `uuid[]` on PostgreSQL: binding 5,000
-    parameters one by one cost about a quarter of the send call's selection query.
+    parameters one by one cost about a quarter of the send call's selection query. Values are
+    UUIDs or their canonical text (lower case, with hyphens, as `str(uuid)` writes them).
     """
     name = column._meta.get_full_name(with_alias=False)  # from the table class, never from input
     if is_sqlite(column._meta.table._meta.db):
@@ -179,7 +180,7 @@ async def insert_rows(table: type[Table], columns: Sequence[Column], rows: Seque
     about 0.2 ms each, most of a 5,000-invoice send call. The rows go to the driver as they are
     (SQLite `executemany`, PostgreSQL `COPY`, so no bind-parameter limit), which means no
     column defaults are filled in: give every NOT NULL column a value of the type Piccolo would
-    send (UUID, timezone-aware datetime, JSON as text).
+    send (UUID or its canonical text, timezone-aware datetime, JSON as text).
     """
     if not rows:
         return
