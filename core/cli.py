@@ -16,6 +16,7 @@ import uvicorn
 
 from core.db import bind_engine, connected, engine_for_url, migrate, pending_migrations
 from core.errors import Invalid
+from core.heap import freeze_startup_heap
 from core.instance import ensure_secret_key
 from core.queue import EMBEDDED_SOCKET_ENV, EmbeddedRedis, embedded_queue_path, make_queue
 from core.settings import Settings, SettingsError, load_settings
@@ -142,6 +143,7 @@ def worker(concurrency: int) -> None:
 async def _run_worker(settings: Settings, concurrency: int) -> None:
     queue = make_queue(settings)
     async with httpx.AsyncClient(timeout=httpx.Timeout(20.0, connect=5.0)) as http:
+        freeze_startup_heap()
         # SAQ's worker stops gracefully on SIGINT/SIGTERM by itself.
         await build_worker(queue, context={"settings": settings, "http": http}, concurrency=concurrency).start()
 
