@@ -23,7 +23,7 @@ from piccolo.table import Table
 
 import core.piccolo_conf
 from core.piccolo_app import APP_CONFIG
-from core.sqlite_engine import SQLiteReadPoolEngine
+from core.sqlite_engine import SQLitePoolEngine
 
 PICCOLO_CONF_MODULE = "core.piccolo_conf"
 
@@ -38,7 +38,7 @@ def engine_for_url(url: str) -> Engine[Any]:
     if parts.scheme == "sqlite":
         # sqlite:///relative.db and sqlite:////absolute.db, as SQLAlchemy spells them.
         path = unquote(parts.path[1:]) if parts.path.startswith("/") else unquote(parts.path)
-        return SQLiteReadPoolEngine(path=path or "portal.sqlite3", timeout=30)
+        return SQLitePoolEngine(path=path or "portal.sqlite3", timeout=30)
     # Custom plans: the import's `external_id IN (…1000 values…)` lookups degrade badly under the generic plan
     # PostgreSQL switches to for prepared statements once the table grows (measured in benchmarks/import.py).
     return PostgresEngine(config={"dsn": url, "server_settings": {"plan_cache_mode": "force_custom_plan"}})
@@ -65,14 +65,14 @@ async def connected(engine: Engine[Any]) -> AsyncIterator[Engine[Any]]:
         await engine.start_connection_pool(min_size=1, max_size=10, reset=_keep_session)
     else:
         await engine.run_ddl("PRAGMA journal_mode=WAL")
-        if isinstance(engine, SQLiteReadPoolEngine):
+        if isinstance(engine, SQLitePoolEngine):
             await engine.start_readers()
     try:
         yield engine
     finally:
         if isinstance(engine, PostgresEngine):
             await engine.close_connection_pool()
-        elif isinstance(engine, SQLiteReadPoolEngine):
+        elif isinstance(engine, SQLitePoolEngine):
             await engine.close_readers()
 
 
