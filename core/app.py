@@ -18,6 +18,7 @@ from saq.queue import Queue
 from core.db import bind_engine, connected, engine_for_url
 from core.error_handlers import EXCEPTION_HANDLERS
 from core.headers import SecurityHeaders, content_security_policy
+from core.heap import freeze_startup_heap
 from core.openapi import StrictStructSchemaPlugin, openapi_config
 from core.queue import make_queue
 from core.sessions import SessionConfig
@@ -73,6 +74,7 @@ def create_app(
                 }
                 worker = build_worker(app_queue, context=shared, handle_signals=False)
                 worker_task = asyncio.create_task(worker.start())
+            freeze_startup_heap()
             try:
                 yield
             finally:

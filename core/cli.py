@@ -16,6 +16,7 @@ import uvicorn
 
 from core.db import bind_engine, connected, engine_for_url, migrate, pending_migrations, refresh_planner_statistics
 from core.errors import Invalid
+from core.heap import freeze_startup_heap
 from core.instance import ensure_secret_key
 from core.logs import configure_logging, logging_config
 from core.queue import EMBEDDED_SOCKET_ENV, EmbeddedRedis, embedded_queue_path, make_queue
@@ -147,6 +148,7 @@ def worker(concurrency: int) -> None:
 async def _run_worker(settings: Settings, concurrency: int) -> None:
     queue = make_queue(settings)
     async with httpx.AsyncClient(timeout=httpx.Timeout(20.0, connect=5.0)) as http:
+        freeze_startup_heap()
         # SAQ's worker stops gracefully on SIGINT/SIGTERM by itself.
         await build_worker(queue, context={"settings": settings, "http": http}, concurrency=concurrency).start()
 

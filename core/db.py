@@ -25,7 +25,7 @@ from piccolo.table import Table
 
 import core.piccolo_conf
 from core.piccolo_app import APP_CONFIG
-from core.sqlite_engine import SQLiteReadPoolEngine
+from core.sqlite_engine import SQLitePoolEngine
 
 log = structlog.get_logger()
 
@@ -43,7 +43,7 @@ def engine_for_url(url: str) -> Engine[Any]:
     if parts.scheme == "sqlite":
         # sqlite:///relative.db and sqlite:////absolute.db, as SQLAlchemy spells them.
         path = unquote(parts.path[1:]) if parts.path.startswith("/") else unquote(parts.path)
-        return SQLiteReadPoolEngine(path=path or "portal.sqlite3", timeout=30)
+        return SQLitePoolEngine(path=path or "portal.sqlite3", timeout=30)
     # Custom plans: the import's `external_id IN (…1000 values…)` lookups degrade badly under the generic plan
     # PostgreSQL switches to for prepared statements once the table grows (measured in benchmarks/import.py).
     return PortalPostgresEngine(config={"dsn": url, "server_settings": {"plan_cache_mode": "force_custom_plan"}})
@@ -154,14 +154,14 @@ async def connected(engine: Engine[Any]) -> AsyncIterator[Engine[Any]]:
         await engine.start_connection_pool(min_size=1, max_size=10, reset=_keep_session)
     else:
         await engine.run_ddl("PRAGMA journal_mode=WAL")
-        if isinstance(engine, SQLiteReadPoolEngine):
+        if isinstance(engine, SQLitePoolEngine):
             await engine.start_readers()
     try:
         yield engine
     finally:
         if isinstance(engine, PostgresEngine):
             await _close_pool(engine)
-        elif isinstance(engine, SQLiteReadPoolEngine):
+        elif isinstance(engine, SQLitePoolEngine):
             await engine.close_readers()
 
 
@@ -244,11 +244,12 @@ def write_transaction() -> Any:
     return engine.transaction()
 
 
-def uuid_in(column: Column, values: Sequence[uuid.UUID]) -> WhereRaw:
+def uuid_in(column: Column, values: Sequence[uuid.UUID | str]) -> WhereRaw:
     """`column IN values` for thousands of UUIDs, sent as one parameter instead of one per value.
 
     A JSON array read with `json_each` on SQLite, a `uuid[]` on PostgreSQL: binding 5,000
-    parameters one by one cost about a quarter of the send call's selection query.
+    parameters one by one cost about a quarter of the send call's selection query. Values are
+    UUIDs or their canonical text (lower case, with hyphens, as `str(uuid)` writes them).
     """
     name = column._meta.get_full_name(with_alias=False)  # from the table class, never from input
     if is_sqlite(column._meta.table._meta.db):
@@ -284,7 +285,7 @@ async def insert_rows(table: type[Table], columns: Sequence[Column], rows: Seque
     about 0.2 ms each, most of a 5,000-invoice send call. The rows go to the driver as they are
     (SQLite `executemany`, PostgreSQL `COPY`, so no bind-parameter limit), which means no
     column defaults are filled in: give every NOT NULL column a value of the type Piccolo would
-    send (UUID, timezone-aware datetime, JSON as text).
+    send (UUID or its canonical text, timezone-aware datetime, JSON as text).
     """
     if not rows:
         return

@@ -1,24 +1,32 @@
-"""Piccolo's SQLite engine with a few long-lived connections for reads.
+"""Piccolo's SQLite engine with long-lived connections: a few for reads, one for this process's writes.
 
 Outside a transaction, Piccolo's `SQLiteEngine` opens a new connection for every query: a new
 aiosqlite thread, `sqlite3.connect`, a PRAGMA, the query, a commit and a close, several thread
-hops in all. On the client's page that was most of the time a request took. Here SELECTs made
-outside a transaction go to one of a few connections opened once (`start_readers`, by the app's
-lifespan) and answer in a single hop to their thread.
+hops in all. On the client's page that was most of the time a request took. Here, while the pool
+is started (`start_readers`, by the app's lifespan), SELECTs made outside a transaction go to one
+of a few connections opened once and answer in a single hop to their thread.
 
-Only reads are pooled. The database runs in WAL mode and the connections in autocommit, so every
-SELECT reads a fresh snapshot: it sees each write committed before it started (a revoked link, a
-payment), and readers never wait for writers. Writes keep Piccolo's own path, a connection each,
-so a write queued behind SQLite's single write lock never holds up the readers.
+The database runs in WAL mode and the connections in autocommit, so every pooled SELECT reads a
+fresh snapshot: it sees each write committed before it started (a revoked link, a payment), and
+readers never wait for writers.
+
+Writes go to one writer connection, taken in turn behind an `asyncio.Lock`: writes outside a
+transaction, and write transactions (`BEGIN IMMEDIATE`, `core.db.write_transaction`). SQLite lets
+one writer in at a time anyway; left to itself, a writer that finds the lock taken sleeps and
+polls (1, 2, 5 … 100 ms), so under a stream of short writes (the job worker's deliveries) a large
+one could wait seconds for a gap. Queued on the lock, writers of this process go first come, first
+served, and a write needs no connection of its own. SQLite's busy wait remains for other processes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
 from typing import Any
 
 import aiosqlite
-from piccolo.engine.sqlite import SQLiteEngine, dict_factory
+from piccolo.engine.sqlite import SQLiteEngine, SQLiteTransaction, TransactionType, dict_factory
 from piccolo.querystring import QueryString
 
 READERS = 4
@@ -29,12 +37,81 @@ def _is_read(sql: str) -> bool:
     return sql.lstrip()[:6].upper() == "SELECT"
 
 
-class SQLiteReadPoolEngine(SQLiteEngine):
-    """`SQLiteEngine` whose reads outside transactions share a few open connections while the pool is started."""
+class _Writer:
+    """The writer connection and the lock its users queue on (FIFO)."""
+
+    def __init__(self, connection: aiosqlite.Connection, timeout: float) -> None:
+        self.connection = connection
+        self.timeout = timeout
+        self.unsettled = False
+        """A transaction may have been left open (its COMMIT or ROLLBACK failed or was cancelled)."""
+        self._lock = asyncio.Lock()
+
+    async def acquire(self) -> aiosqlite.Connection:
+        """Wait for the connection as long as SQLite's own busy timeout would have waited for the lock."""
+        try:
+            await asyncio.wait_for(self._lock.acquire(), self.timeout)
+        except TimeoutError:
+            raise sqlite3.OperationalError("database is locked") from None
+        if self.unsettled:  # never build on what an earlier user left half done
+            try:
+                with contextlib.suppress(sqlite3.OperationalError):  # "no transaction is active"
+                    await self.connection.execute("ROLLBACK")
+                self.unsettled = False
+            except BaseException:
+                self._lock.release()
+                raise
+        return self.connection
+
+    def release(self) -> None:
+        """Hand the connection to the next writer in line."""
+        self._lock.release()
+
+
+class PooledWriteTransaction(SQLiteTransaction):
+    """A write transaction on the writer connection, holding it from BEGIN to COMMIT or ROLLBACK."""
+
+    def __init__(self, engine: SQLitePoolEngine, writer: _Writer, transaction_type: TransactionType) -> None:
+        super().__init__(engine=engine, transaction_type=transaction_type)
+        self._writer = writer
+
+    async def __aenter__(self) -> SQLiteTransaction:
+        if self._parent is not None:
+            return self._parent
+        self.connection = await self._writer.acquire()
+        try:
+            await self.connection.execute(f"BEGIN {self.transaction_type.value}")
+        except BaseException:
+            self._writer.release()
+            raise
+        self.context = self.engine.current_transaction.set(self)
+        return self
+
+    async def __aexit__(self, exception_type: Any, exception: Any, traceback: Any) -> bool:
+        if self._parent is not None:
+            return exception is None
+        settled = False
+        try:
+            if exception is not None:
+                if not self._rolled_back:
+                    await self.connection.execute("ROLLBACK")
+            elif not self._committed and not self._rolled_back:
+                await self.connection.execute("COMMIT")
+            settled = True
+        finally:
+            self._writer.unsettled = not settled
+            self.engine.current_transaction.reset(self.context)
+            self._writer.release()  # the connection stays open for the next writer
+        return exception is None
+
+
+class SQLitePoolEngine(SQLiteEngine):
+    """`SQLiteEngine` with pooled read connections and one shared writer while the pool is started."""
 
     def __init__(self, path: str, **connection_kwargs: Any) -> None:
         super().__init__(path=path, **connection_kwargs)
         self._readers: asyncio.Queue[aiosqlite.Connection] | None = None
+        self._writer: _Writer | None = None
         self._open: list[aiosqlite.Connection] = []
         self._users = 0
 
@@ -44,52 +121,71 @@ class SQLiteReadPoolEngine(SQLiteEngine):
         return self._readers is not None
 
     async def start_readers(self, size: int = READERS) -> None:
-        """Open the read connections; nested calls share them (counted, closed by the last `close_readers`)."""
+        """Open the read connections and the writer; nested calls share them (closed by the last `close_readers`)."""
         self._users += 1
         if self._readers is not None:
             return
         readers: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
         try:
             for _ in range(size):
-                connection = await aiosqlite.connect(**self.connection_kwargs)
-                self._open.append(connection)
-                connection.row_factory = dict_factory  # type: ignore[assignment]  # sqlite3 takes any callable
-                await connection.execute("PRAGMA foreign_keys = 1")
-                readers.put_nowait(connection)
+                readers.put_nowait(await self._connect())
+            writer = _Writer(await self._connect(), timeout=float(self.connection_kwargs.get("timeout", 5.0)))
         except BaseException:
             self._users -= 1
             await self._close_all()
             raise
-        self._readers = readers
+        self._readers, self._writer = readers, writer
 
     async def close_readers(self) -> None:
-        """Close the read connections once their last user is done (their threads would keep a process alive)."""
+        """Close the connections once their last user is done (their threads would keep a process alive)."""
         self._users = max(self._users - 1, 0)
         if self._users == 0:
-            self._readers = None
+            self._readers = self._writer = None
             await self._close_all()
+
+    async def _connect(self) -> aiosqlite.Connection:
+        connection = await aiosqlite.connect(**self.connection_kwargs)
+        self._open.append(connection)
+        connection.row_factory = dict_factory  # type: ignore[assignment]  # sqlite3 takes any callable
+        await connection.execute("PRAGMA foreign_keys = 1")
+        return connection
 
     async def _close_all(self) -> None:
         connections, self._open = self._open, []
         for connection in connections:
             await connection.close()
 
+    def transaction(
+        self, transaction_type: TransactionType = TransactionType.deferred, allow_nested: bool = True
+    ) -> SQLiteTransaction:
+        """Write transactions (immediate, exclusive) take the writer connection; deferred ones, Piccolo's own."""
+        writer = self._writer
+        if writer is None or transaction_type == TransactionType.deferred or self.current_transaction.get():
+            return super().transaction(transaction_type=transaction_type, allow_nested=allow_nested)
+        return PooledWriteTransaction(self, writer, transaction_type)
+
     async def run_querystring(self, querystring: QueryString, in_pool: bool = True) -> Any:
-        """Reads outside a transaction on a pooled connection; everything else as Piccolo runs it."""
-        readers = self._readers
-        if readers is None or not in_pool or self.current_transaction.get() is not None:
+        """Outside a transaction: reads on a pooled reader, writes on the writer; otherwise as Piccolo runs it."""
+        readers, writer = self._readers, self._writer
+        if readers is None or writer is None or not in_pool or self.current_transaction.get() is not None:
             return await super().run_querystring(querystring, in_pool=in_pool)
         query, args = querystring.compile_string(engine_type=self.engine_type)
-        if not _is_read(query):
-            return await super().run_querystring(querystring, in_pool=in_pool)
         query_id = self.get_query_id()
         if self.log_queries:
             self.print_query(query_id=query_id, query=str(querystring))
-        connection = await readers.get()
-        try:
-            response = list(await connection.execute_fetchall(query, args))
-        finally:
-            readers.put_nowait(connection)
+        if _is_read(query):
+            connection = await readers.get()
+            try:
+                response = list(await connection.execute_fetchall(query, args))
+            finally:
+                readers.put_nowait(connection)
+        else:
+            # Autocommit: the statement commits when it completes, here in the same thread hop.
+            connection = await writer.acquire()
+            try:
+                response = list(await connection.execute_fetchall(query, args))
+            finally:
+                writer.release()
         if self.log_responses:
             self.print_response(query_id=query_id, response=response)
         return response

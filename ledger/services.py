@@ -94,15 +94,32 @@ async def invoice_detail(scope: WorkspaceScope, invoice_id: str) -> InvoiceDetai
     if not rows:
         raise NotFound("No such invoice.")
     [invoice] = await _invoices_out(rows)
-    activity = (
-        await scope.select(Activity, Activity.at, Activity.kind, Activity.detail)
-        .where(Activity.invoice_id == str(invoice.id))
-        .order_by(Activity.at, ascending=False)
+    return InvoiceDetailOut(**msgspec.structs.asdict(invoice), activity=await _activity(scope, invoice.id))
+
+
+async def _activity(scope: WorkspaceScope, invoice_id: str) -> list[ActivityOut]:
+    """The invoice's history, newest first: its stored rows and one "requested" row per staff send."""
+    stored = await scope.select(Activity, Activity.at, Activity.kind, Activity.detail).where(
+        Activity.invoice_id == invoice_id
     )
-    return InvoiceDetailOut(
-        **msgspec.structs.asdict(invoice),
-        activity=[ActivityOut(at=as_utc(row["at"]), kind=row["kind"], detail=row["detail"]) for row in activity],
+    items = [ActivityOut(at=as_utc(row["at"]), kind=row["kind"], detail=row["detail"]) for row in stored]
+    # A staff send stores no activity rows; its request's address and time stand for them.
+    requested = await PaymentRequestInvoice.select(
+        PaymentRequestInvoice.request.created_at, PaymentRequestInvoice.request.requested_from
+    ).where(
+        (PaymentRequestInvoice.invoice == uuid.UUID(invoice_id))
+        & (PaymentRequestInvoice.request.workspace == scope.workspace_id)
+        & PaymentRequestInvoice.request.requested_from.is_not_null()
     )
+    items += [
+        ActivityOut(
+            at=as_utc(row["request.created_at"]),
+            kind="requested",
+            detail=f"Payment requested from {row['request.requested_from']}",
+        )
+        for row in requested
+    ]
+    return sorted(items, key=lambda item: item.at, reverse=True)
 
 
 async def list_invoices(scope: WorkspaceScope, query: InvoiceListQuery) -> InvoiceList:

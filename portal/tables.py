@@ -43,6 +43,13 @@ class PaymentRequest(Table):
     last_error = Text(null=True, default=None)
     created_by = Varchar(length=320, default="", null=False, help_text="Staff email or 'api'.")
     created_at = Timestamptz(default=TimestamptzNow(), null=False)
+    requested_from = Varchar(
+        length=320,
+        null=True,
+        default=None,
+        help_text="The client's email when staff sent the request. Set, it stands for a 'requested' activity"
+        " row on each of the request's invoices (at created_at), which is then not stored.",
+    )
 
 
 class PaymentRequestInvoice(Table):

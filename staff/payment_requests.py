@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
 import msgspec
+from piccolo.columns import Varchar
+from piccolo.query.functions import Cast
 from saq.queue import Queue
 
 from core.clock import as_utc, utcnow
 from core.db import insert_rows, uuid_in, write_transaction
 from core.errors import Invalid
-from core.scope import WorkspaceScope, parse_id
+from core.scope import WorkspaceScope
 from core.tables import Activity, Workspace
 from jobs.requests import enqueue_delivery, enqueue_redelivery
 from ledger.clients import LedgerContext
@@ -53,24 +56,20 @@ _REQUEST_COLUMNS = (
     PaymentRequest.note,
     PaymentRequest.created_by,
     PaymentRequest.created_at,
+    PaymentRequest.requested_from,
 )
-"""What a send stores per request; the other columns (sent_at, opened_at…) start empty."""
-_ACTIVITY_COLUMNS = (
-    Activity.id,
-    Activity.workspace,
-    Activity.invoice_id,
-    Activity.request_id,
-    Activity.kind,
-    Activity.detail,
-    Activity.at,
-)
+"""What a send stores per request; the other columns (sent_at, opened_at…) start empty.
+
+No activity rows: `requested_from` stands for each invoice's "requested" row (see `ledger.services`),
+which spares a 5,000-invoice send 5,000 inserts.
+"""
 
 
 @dataclass
 class ClientGroup:
     """One client's selected invoices: one email."""
 
-    client_id: uuid.UUID
+    client_id: str
     name: str
     email: str
     lines: list[InvoiceLine]
@@ -86,6 +85,22 @@ class Selection:
     count: int
 
 
+_CANONICAL_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_SELECTED_COLUMNS = (
+    # Ids as text, the canonical form both databases print: thousands of uuid.UUID objects, made by the
+    # driver and turned back into text for the response, were a fifth of a 5,000-invoice call.
+    Cast(Invoice.id, Varchar(), alias="id"),
+    Invoice.number,
+    Invoice.currency,
+    Invoice.amount_due_minor,
+    Invoice.due_date,
+    Invoice.status,
+    Cast(Invoice.client.id, Varchar(), alias="client.id"),
+    Invoice.client.name,
+    Invoice.client.email,
+)
+
+
 def _check_text(data: PaymentRequestCreate) -> None:
     if data.subject is not None:
         if len(data.subject) > MAX_SUBJECT:
@@ -97,39 +112,37 @@ def _check_text(data: PaymentRequestCreate) -> None:
         check_placeholders(data.message, "message")
 
 
+def _canonical_ids(given: list[str]) -> tuple[dict[str, str], list[str]]:
+    """Each given id in canonical text (any spelling `uuid.UUID` takes), and the ones that are no id at all."""
+    ids: dict[str, str] = {}
+    malformed: list[str] = []
+    for raw in dict.fromkeys(given):
+        if _CANONICAL_ID.fullmatch(raw):
+            ids[raw] = raw
+            continue
+        try:
+            ids[raw] = str(uuid.UUID(raw))
+        except ValueError:
+            malformed.append(raw)
+    return ids, malformed
+
+
 async def select_invoices(scope: WorkspaceScope, data: PaymentRequestCreate) -> Selection:
     """Every selected invoice exists in this workspace and is outstanding; grouped per client."""
     _check_text(data)
-    wanted = list(dict.fromkeys(data.invoice_ids))
-    if not wanted:
+    if not data.invoice_ids:
         raise Invalid("Select at least one invoice.", fields={"invoice_ids": "Select at least one invoice."})
-    if len(wanted) > MAX_INVOICES:
+    ids, unknown = _canonical_ids(data.invoice_ids)
+    wanted = list(dict.fromkeys(ids.values()))  # one id spelt two ways is one invoice
+    if len(wanted) + len(unknown) > MAX_INVOICES:
         raise Invalid(
             f"At most {MAX_INVOICES:,} invoices can be requested at once.",
-            fields={"invoice_ids": f"{len(wanted):,} selected; send them in smaller batches."},
+            fields={"invoice_ids": f"{len(wanted) + len(unknown):,} selected; send them in smaller batches."},
         )
-    ids: dict[str, uuid.UUID] = {}
-    unknown: list[str] = []
-    for raw in wanted:
-        try:
-            ids[raw] = parse_id(raw)
-        except Exception:
-            unknown.append(raw)
-    rows = await scope.select(
-        Invoice,
-        Invoice.id,
-        Invoice.number,
-        Invoice.currency,
-        Invoice.amount_due_minor,
-        Invoice.due_date,
-        Invoice.status,
-        Invoice.client.id,
-        Invoice.client.name,
-        Invoice.client.email,
-    ).where(uuid_in(Invoice.id, list(ids.values())))
+    rows = await scope.select(Invoice, *_SELECTED_COLUMNS).where(uuid_in(Invoice.id, wanted))
     found = {row["id"]: row for row in rows}
     unknown += [raw for raw, value in ids.items() if value not in found]
-    closed = {str(row["id"]): row["status"] for row in rows if row["status"] != "outstanding"}
+    closed = {row["id"]: row["status"] for row in rows if row["status"] != "outstanding"}
     if unknown or closed:
         problems = [f"{invoice_id} ({status})" for invoice_id, status in closed.items()]
         problems += [f"{invoice_id} (unknown)" for invoice_id in unknown]
@@ -137,33 +150,32 @@ async def select_invoices(scope: WorkspaceScope, data: PaymentRequestCreate) -> 
             "Some invoices cannot be requested: " + ", ".join(problems),
             fields={"invoice_ids": "Only outstanding invoices of this workspace can be requested."},
         )
-    by_client: dict[uuid.UUID, list[dict[str, Any]]] = defaultdict(list)
-    for raw in wanted:
-        row = found[ids[raw]]
+    by_client: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for invoice_id in wanted:
+        row = found[invoice_id]
         by_client[row["client.id"]].append(row)
     groups: list[ClientGroup] = []
     skipped: list[SkippedClient] = []
+    totals: dict[str, int] = defaultdict(int)
     for client_id, client_rows in by_client.items():
         first = client_rows[0]
         if not first["client.email"]:
             skipped.append(
                 SkippedClient(
-                    client_id=str(client_id),
+                    client_id=client_id,
                     name=first["client.name"],
                     reason="no email address in the ledger",
-                    invoice_ids=[str(row["id"]) for row in client_rows],
+                    invoice_ids=[row["id"] for row in client_rows],
                 )
             )
             continue
         lines = [
-            InvoiceLine(str(row["id"]), row["number"], row["currency"], row["amount_due_minor"], row["due_date"])
+            InvoiceLine(row["id"], row["number"], row["currency"], row["amount_due_minor"], row["due_date"])
             for row in client_rows
         ]
-        groups.append(ClientGroup(client_id, first["client.name"], first["client.email"], lines))
-    totals: dict[str, int] = defaultdict(int)
-    for group in groups:
-        for line in group.lines:
+        for line in lines:
             totals[line.currency] += line.amount_due
+        groups.append(ClientGroup(client_id, first["client.name"], first["client.email"], lines))
     return Selection(
         groups=groups,
         skipped=skipped,
@@ -229,8 +241,7 @@ async def send_requests(
     tokens: dict[str, str] = {}
     summaries: list[RequestSummary] = []
     requests: list[tuple[Any, ...]] = []
-    links: list[tuple[uuid.UUID, uuid.UUID]] = []
-    activity: list[tuple[Any, ...]] = []
+    links: list[tuple[uuid.UUID, str]] = []
     for group in selection.groups:
         token, digest = new_link_token()
         request_id = uuid.uuid4()
@@ -250,17 +261,16 @@ async def send_requests(
                 "",
                 created_by,
                 now,
+                group.email,
             )
         )
         tokens[str(request_id)] = token
-        detail = f"Payment requested from {group.email}"
         for line in group.lines:
-            links.append((request_id, uuid.UUID(line.id)))
-            activity.append((uuid.uuid4(), scope.workspace_id, line.id, str(request_id), "requested", detail, now))
+            links.append((request_id, line.id))
         summaries.append(
             RequestSummary(
                 id=str(request_id),
-                client_id=str(group.client_id),
+                client_id=group.client_id,
                 invoice_ids=[line.id for line in group.lines],
                 status="queued",
             )
@@ -268,7 +278,6 @@ async def send_requests(
     async with write_transaction():
         await insert_rows(PaymentRequest, _REQUEST_COLUMNS, requests)
         await insert_rows(PaymentRequestInvoice, (PaymentRequestInvoice.request, PaymentRequestInvoice.invoice), links)
-        await insert_rows(Activity, _ACTIVITY_COLUMNS, activity)
     await enqueue_delivery(queue, batch_id, tokens)
     return SendOut(
         batch_id=batch_id,

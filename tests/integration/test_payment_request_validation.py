@@ -66,6 +66,21 @@ async def test_unknown_ids_are_named_in_the_error(client: httpx.AsyncClient, wor
     assert missing in error["message"]
 
 
+async def test_an_id_spelt_another_way_is_the_same_invoice(
+    client: httpx.AsyncClient, workspaces: WorkspaceFactory
+) -> None:
+    token, _, ids = await _firm(workspaces)
+    spellings = [ids[0].upper(), ids[0], "{" + ids[1] + "}", ids[2].replace("-", "")]
+    response = await _post(client, token, {"mode": "send", "invoice_ids": spellings})
+    assert response.status_code == 202, response.text
+    body = json_of(response.content)
+    assert body["count"] == 3
+    [request] = body["requests"]
+    assert request["invoice_ids"] == ids
+    detail = json_of((await client.get(f"/api/v1/payment-requests/{request['id']}", headers=auth(token))).content)
+    assert sorted(detail["invoice_ids"]) == sorted(ids)
+
+
 async def test_another_workspaces_invoices_cannot_be_requested(
     client: httpx.AsyncClient, workspaces: WorkspaceFactory
 ) -> None:

@@ -131,6 +131,16 @@ async def test_send_delivers_one_multipart_email_per_client_with_pdfs_and_a_work
         await asyncio.sleep(0.05)
     assert status["status"] == "sent"
     assert status["opened_at"] is None
+    for _ in range(100):  # the "sent" activity is written just after the status
+        detail = json_of((await client.get(f"/api/v1/invoices/{chosen[0]['id']}", headers=auth(token))).content)
+        if detail["activity"][0]["kind"] == "sent":
+            break
+        await asyncio.sleep(0.05)
+    assert [(item["kind"], item["detail"]) for item in detail["activity"][:2]] == [
+        ("sent", f"Emailed to {address}"),
+        ("requested", f"Payment requested from {address}"),
+    ]
+    assert [item["kind"] for item in detail["activity"]].count("requested") == 1
 
     opened = await client.get(f"/p/{text_links[0]}", follow_redirects=False)
     assert opened.status_code == 303

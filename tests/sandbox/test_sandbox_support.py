@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -94,10 +93,9 @@ def test_demo_seed_covers_the_cases_the_portal_shows() -> None:
     assert paid.paid_minor == paid.total_minor
 
 
-def test_synthetic_seed_is_fast_deterministic_and_varied() -> None:
-    started = time.perf_counter()
+def test_synthetic_seed_is_deterministic_and_varied() -> None:
+    # Its speed is the import benchmark's business (benchmarks/import.py), not a timed test's.
     big = synthetic_seed(50_000, today=TODAY)
-    assert time.perf_counter() - started < 5
     assert len(big.invoices) == 50_000
     assert len({i.number for i in big.invoices}) == 50_000
     assert synthetic_seed(50, today=TODAY) == synthetic_seed(50, today=TODAY)
