@@ -6,6 +6,7 @@ import uuid
 from collections import defaultdict
 
 from core.clock import as_utc, utcnow
+from core.db import fetch_by_key
 from core.errors import NotFound
 from core.security import token_digest
 from core.tables import Activity
@@ -69,7 +70,7 @@ WHERE r.id = {}
 async def request_page(session: ClientSession, request_id: str) -> RequestPage:
     """The request's invoices, for its own client only (anything else is 404)."""
     key = _id(request_id)
-    rows = await PaymentRequest.raw(_PAGE_SQL, key)
+    rows = await fetch_by_key(_PAGE_SQL, key)
     if not rows or rows[0]["client_id"] != session.client_id:
         raise NotFound("Page not found.")
     request = rows[0]

@@ -1,4 +1,4 @@
-"""SQLite's pooled read connections never show stale data and leave transactions alone."""
+"""SQLite's pooled and on-loop read connections never show stale data and leave transactions alone."""
 
 from __future__ import annotations
 
@@ -52,3 +52,24 @@ async def test_readers_close_with_their_last_user(tmp_path: Path) -> None:
         assert await _values(engine) == []
     assert not engine.readers_open
     assert await _values(engine) == []  # without readers, Piccolo's own connection per query
+
+
+async def _by_key(engine: SQLiteReadPoolEngine, value: str) -> list[str]:
+    return [row["value"] for row in await engine.read_now("SELECT value FROM item WHERE value = {}", value)]
+
+
+async def test_reads_by_key_see_every_committed_write(tmp_path: Path) -> None:
+    path = tmp_path / "on-loop.sqlite3"
+    engine = engine_for_url(f"sqlite:///{path}")
+    assert isinstance(engine, SQLiteReadPoolEngine)
+    async with connected(engine):
+        await engine.run_ddl("CREATE TABLE item (value TEXT NOT NULL)")
+        assert await _by_key(engine, "a") == []
+        await engine.run_querystring(QueryString("INSERT INTO item (value) VALUES ({})", "a"))
+        assert await _by_key(engine, "a") == ["a"]
+        async with engine.transaction():
+            await engine.run_querystring(QueryString("INSERT INTO item (value) VALUES ({})", "b"))
+            assert await _by_key(engine, "b") == ["b"]  # the transaction's own connection sees its write
+        assert await _by_key(engine, "b") == ["b"]
+
+    assert await _by_key(engine, "a") == ["a"]  # without readers, Piccolo's own path
