@@ -46,9 +46,10 @@ def engine_for_url(url: str) -> Engine[Any]:
         # sqlite:///relative.db and sqlite:////absolute.db, as SQLAlchemy spells them.
         path = unquote(parts.path[1:]) if parts.path.startswith("/") else unquote(parts.path)
         return SQLiteReadPoolEngine(path=path or "portal.sqlite3", timeout=30)
-    # Custom plans: the import's `external_id IN (…1000 values…)` lookups degrade badly under the generic plan
-    # PostgreSQL switches to for prepared statements once the table grows (measured in benchmarks/import.py).
-    return PortalPostgresEngine(config={"dsn": url, "server_settings": {"plan_cache_mode": "force_custom_plan"}})
+    # PostgreSQL's own plan caching: a prepared statement gets a generic plan once that plans as well as
+    # custom ones, so a short read by key (the client's page) is not planned again on every call. The
+    # import opts out in its own transactions (`custom_plans`).
+    return PortalPostgresEngine(config={"dsn": url})
 
 
 DISCONNECTS: tuple[type[BaseException], ...] = (
@@ -281,6 +282,18 @@ def _dollar_placeholders(sql: str) -> str:
     """Piccolo's `{}` placeholders as asyncpg's `$1`, `$2`… (our own statements: no braces but placeholders)."""
     parts = sql.split("{}")
     return "".join(f"{part}${index}" for index, part in enumerate(parts[:-1], start=1)) + parts[-1]
+
+
+async def custom_plans() -> None:
+    """Plan every statement for its own parameters until the current transaction ends (PostgreSQL; else nothing).
+
+    For lookups whose best plan depends on the values: the import's `external_id IN (…1000 values…)`
+    degrades badly under the generic plan PostgreSQL switches to for prepared statements once the
+    table grows (measured in benchmarks/import.py). Call it first thing inside the transaction.
+    """
+    engine = core.piccolo_conf.DB
+    if isinstance(engine, PostgresEngine):
+        await engine.run_ddl("SET LOCAL plan_cache_mode = force_custom_plan")
 
 
 def read_transaction() -> Any:
