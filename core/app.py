@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import AsyncIterator
 
 import httpx
@@ -74,6 +75,7 @@ def create_app(
                 }
                 worker = build_worker(app_queue, context=shared, handle_signals=False)
                 worker_task = asyncio.create_task(worker.start())
+            _freeze_startup_objects()
             try:
                 yield
             finally:
@@ -142,3 +144,14 @@ def create_app(
         openapi_config=openapi_config(),
         debug=False,
     )
+
+
+def _freeze_startup_objects() -> None:
+    """Leave what start-up built (modules, routes, templates, pools) out of every later garbage collection.
+
+    The cyclic collector otherwise walks those hundreds of thousands of long-lived objects again and
+    again as requests allocate; on the client's page that was about a tenth of a request's time.
+    Frozen objects are still freed by reference counting; only cycles among them would stay.
+    """
+    gc.collect()
+    gc.freeze()
