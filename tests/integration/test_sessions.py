@@ -14,10 +14,11 @@ import httpx
 from litestar import Litestar
 
 from core.tables import KeyValue
-from portal.tables import PaymentRequest
+from portal.tables import Payment, PaymentRequest
 from tests.conftest import WorkspaceFactory
 from tests.factories import make_client, make_invoice, make_request
-from tests.helpers import csrf_from
+from tests.helpers import csrf_from, json_of
+from tests.stripe_harness import LocalStripe
 
 CLIENT_COOKIE = "portal_client"
 
@@ -182,3 +183,30 @@ async def test_revoking_a_request_ends_its_open_sessions(
     assert withdrawn.status_code == 404
     assert "INV-PRIVATE" not in withdrawn.text
     assert (await client.get(f"{path}/pay?currency=USD")).status_code == 404
+
+
+async def test_a_revoked_request_cannot_be_paid_from_a_page_left_open(
+    client: httpx.AsyncClient, workspaces: WorkspaceFactory, stripe_stand_in: LocalStripe
+) -> None:
+    created, _ = await workspaces.create()
+    customer = await make_client(created.workspace_id)
+    invoice = await make_invoice(created.workspace_id, customer, amount_due=4200)
+    token = await make_request(created.workspace_id, customer, [invoice])
+    opened = await client.get(f"/p/{token}", follow_redirects=False)
+    request_id = opened.headers["location"].rsplit("/", 1)[1]
+    page = await client.get(f"/portal/requests/{request_id}/pay?invoice={invoice.id}")
+    assert page.status_code == 200
+    headers = {"x-csrftoken": page.text.split('data-csrf="', 1)[1].split('"', 1)[0]}
+    setup = json_of((await client.post("/portal/payments/setup-intent", json={}, headers=headers)).content)
+    await stripe_stand_in.confirm_card_setup(setup["client_secret"], "4242424242424242")
+
+    await PaymentRequest.update({PaymentRequest.revoked_at: dt.datetime.now(dt.UTC)}).where(
+        PaymentRequest.id == request_id
+    )
+    paid = await client.post(
+        "/portal/payments",
+        json={"request_id": request_id, "invoice_ids": [str(invoice.id)], "setup_intent_id": setup["setup_intent_id"]},
+        headers=headers,
+    )
+    assert paid.status_code == 404
+    assert await Payment.count().where(Payment.client == customer.id) == 0
