@@ -428,6 +428,11 @@ def median(values: Sequence[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
+def cpu_per_answer(loads: Sequence[Load]) -> list[float]:
+    """Microseconds of server CPU per successful answer, per stretch: steadier than req/s on a shared machine."""
+    return [load.server_cpu * load.seconds / load.ok * 1e6 for load in loads if load.server_cpu is not None and load.ok]
+
+
 def summary(rounds: Sequence[tuple[Load, Load]], page: SignedIn, connections: int) -> list[str]:
     """The result block: medians of each side, the ratio against its goal, and what limited the baseline."""
 
@@ -446,6 +451,14 @@ def summary(rounds: Sequence[tuple[Load, Load]], page: SignedIn, connections: in
     lines.append(row("bodies", f"hello {hellos[-1].body_bytes:,} bytes, page {portals[-1].body_bytes:,} bytes"))
     lines.append(row("page shows", f"{page.rows} invoice rows"))
     lines.append(row(f"portal/hello (goal >= {GOAL})", f"{ratio:.3f} ({'met' if ratio >= GOAL else 'NOT MET'})"))
+    hello_cpu, portal_cpu = median(cpu_per_answer(hellos)), median(cpu_per_answer(portals))
+    if hello_cpu == hello_cpu and portal_cpu == portal_cpu:  # not nan: /proc was there
+        lines.append(
+            row(
+                "server CPU per answer",
+                f"hello {hello_cpu:,.0f} us, portal {portal_cpu:,.0f} us (ratio {hello_cpu / portal_cpu:.3f})",
+            )
+        )
     loader_bound = [h for h in hellos if (h.loader_cpu or 0) >= SATURATED and (h.server_cpu or 1) < SATURATED]
     if loader_bound:
         lines.append(

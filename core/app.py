@@ -30,6 +30,7 @@ from jobs.worker import build_worker
 from ledger.clients import LedgerContext
 from ledger.routes import ledger_router
 from portal.routes import portal_router
+from portal.sessions import ClientSessions
 from staff.api import api_router
 from staff.routes import staff_router
 
@@ -86,8 +87,9 @@ def create_app(
                 if app.state.stripe is not None:
                     await app.state.stripe.aclose()
 
-    # Sessions last 12 h from their last change: an unchanged session is neither rewritten nor its cookie
+    # Staff sessions last 12 h from their last change: an unchanged session is neither rewritten nor its cookie
     # sent again, and a visitor without one gets none until there is something to keep (core/sessions.py).
+    # Clients' portal sessions are signed cookies instead (portal/sessions.py), so portal pages skip the store.
     sessions = DatabaseStore("session")
     consent_urls = (settings.xero_login_base, settings.quickbooks_authorize_url)
     return Litestar(
@@ -104,6 +106,7 @@ def create_app(
                 "settings": settings,
                 "queue": app_queue,
                 "rate_limits": DatabaseStore("ratelimit"),
+                "client_sessions": ClientSessions(settings.secret_key, secure=settings.secure_cookies),
             }
         ),
         stores={SESSION_STORE: sessions},
@@ -122,8 +125,9 @@ def create_app(
                 samesite="lax",
                 max_age=SESSION_MAX_AGE,
                 key="portal_session",
-                # Only people's pages have sessions; the API, webhooks and assets never touch the store.
-                exclude=["/api/", "/webhooks/", "/static/", "/schema"],
+                # Only staff pages have server-side sessions; the API, webhooks, assets and the client portal
+                # never touch the store.
+                exclude=["/api/", "/webhooks/", "/static/", "/schema", "^/p/", "^/portal/"],
             ).middleware,
         ],
         csrf_config=CSRFConfig(

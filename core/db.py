@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import io
 import json
 import os
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
@@ -21,6 +22,7 @@ from piccolo.columns.combination import WhereRaw
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine, PostgresTransaction
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
+from piccolo.querystring import QueryString
 from piccolo.table import Table
 
 import core.piccolo_conf
@@ -44,9 +46,10 @@ def engine_for_url(url: str) -> Engine[Any]:
         # sqlite:///relative.db and sqlite:////absolute.db, as SQLAlchemy spells them.
         path = unquote(parts.path[1:]) if parts.path.startswith("/") else unquote(parts.path)
         return SQLitePoolEngine(path=path or "portal.sqlite3", timeout=30)
-    # Custom plans: the import's `external_id IN (…1000 values…)` lookups degrade badly under the generic plan
-    # PostgreSQL switches to for prepared statements once the table grows (measured in benchmarks/import.py).
-    return PortalPostgresEngine(config={"dsn": url, "server_settings": {"plan_cache_mode": "force_custom_plan"}})
+    # PostgreSQL's own plan caching: a prepared statement gets a generic plan once that plans as well as
+    # custom ones, so a short read by key (the client's page) is not planned again on every call. The
+    # import opts out in its own transactions (`custom_plans`).
+    return PortalPostgresEngine(config={"dsn": url})
 
 
 DISCONNECTS: tuple[type[BaseException], ...] = (
@@ -257,6 +260,41 @@ def uuid_in(column: Column, values: Sequence[uuid.UUID | str]) -> WhereRaw:
         listed = json.dumps([str(value) for value in values])
         return WhereRaw(f"{name} IN (SELECT value FROM json_each({{}}))", listed)  # noqa: S608
     return WhereRaw(f"{name} = ANY({{}}::uuid[])", list(values))
+
+
+async def fetch_by_key(sql: str, *args: Any) -> Sequence[Mapping[str, Any]]:
+    """Rows of a short read by key (a few rows through indexes) at the least cost per call each database allows.
+
+    `sql` takes Piccolo's `{}` placeholders, as `Table.raw` does. On SQLite it runs on the event loop's
+    thread (`SQLitePoolEngine.read_now`); on PostgreSQL it is one round trip on a pooled connection,
+    straight to asyncpg. Inside a transaction it runs on the transaction's connection, through Piccolo.
+    """
+    engine = core.piccolo_conf.DB
+    if isinstance(engine, SQLitePoolEngine):
+        return await engine.read_now(sql, *args)
+    if isinstance(engine, PostgresEngine) and engine.pool is not None and engine.current_transaction.get() is None:
+        rows: list[Mapping[str, Any]] = await engine.pool.fetch(_dollar_placeholders(sql), *args)
+        return rows
+    return list(await engine.run_querystring(QueryString(sql, *args)))
+
+
+@functools.lru_cache(maxsize=64)
+def _dollar_placeholders(sql: str) -> str:
+    """Piccolo's `{}` placeholders as asyncpg's `$1`, `$2`… (our own statements: no braces but placeholders)."""
+    parts = sql.split("{}")
+    return "".join(f"{part}${index}" for index, part in enumerate(parts[:-1], start=1)) + parts[-1]
+
+
+async def custom_plans() -> None:
+    """Plan every statement for its own parameters until the current transaction ends (PostgreSQL; else nothing).
+
+    For lookups whose best plan depends on the values: the import's `external_id IN (…1000 values…)`
+    degrades badly under the generic plan PostgreSQL switches to for prepared statements once the
+    table grows (measured in benchmarks/import.py). Call it first thing inside the transaction.
+    """
+    engine = core.piccolo_conf.DB
+    if isinstance(engine, PostgresEngine):
+        await engine.run_ddl("SET LOCAL plan_cache_mode = force_custom_plan")
 
 
 def read_transaction() -> Any:

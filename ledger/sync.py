@@ -10,7 +10,7 @@ import msgspec
 import structlog
 
 from core.clock import as_utc, utcnow
-from core.db import write_transaction
+from core.db import custom_plans, write_transaction
 from core.tables import Activity
 from ledger.clients import LedgerContext, client_for
 from ledger.http import LedgerError
@@ -105,6 +105,7 @@ async def _apply(connection: LedgerConnection, batch: ChangeBatch, report: SyncR
     if not wanted:
         return
     async with write_transaction():
+        await custom_plans()
         existing = await _existing_invoices(connection, wanted)
         # Only invoices we already hold, or that are unpaid now, are worth a row.
         relevant = [inv for inv in wanted if inv.external_id in existing or inv.status == "outstanding"]

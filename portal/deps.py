@@ -1,4 +1,4 @@
-"""The client's session: who is signed in through a magic link."""
+"""The client's session: who is signed in through a magic link (a signed cookie, `portal/sessions.py`)."""
 
 from __future__ import annotations
 
@@ -10,19 +10,13 @@ from litestar.exceptions import NotFoundException
 from litestar.handlers.base import BaseRouteHandler
 
 from portal.schemas import ClientSession
-
-SESSION_KEY = "client"
+from portal.sessions import ClientSessions
 
 
 def current_client(connection: ASGIConnection[Any, Any, Any, Any]) -> ClientSession | None:
-    """The client of this browser session, if a magic link was opened."""
-    data = connection.session.get(SESSION_KEY) if connection.scope.get("session") else None
-    if not isinstance(data, dict):
-        return None
-    try:
-        return ClientSession(**data)
-    except TypeError:
-        return None
+    """The client of this browser session, if a magic link was opened and the session has not ended."""
+    sessions: ClientSessions = connection.app.state.client_sessions
+    return sessions.of(connection)
 
 
 async def require_client(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:

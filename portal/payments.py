@@ -50,7 +50,7 @@ async def payable_invoices(
     so an abandoned challenge never locks the invoices.
     """
     request = await PaymentRequest.objects().where(PaymentRequest.id == _uuid(request_id)).first()
-    if request is None or str(request.client) != session.client_id:
+    if request is None or str(request.client) != session.client_id or request.revoked_at is not None:
         raise NotFound("Page not found.")
     wanted = {_uuid(value) for value in invoice_ids}
     linked = await PaymentRequestInvoice.select(PaymentRequestInvoice.invoice).where(

@@ -10,11 +10,18 @@ from ledger.schemas import CurrencyTotal
 
 
 class ClientSession(msgspec.Struct, frozen=True):
-    """A client signed in through a magic link, as kept in the server-side session."""
+    """A client signed in through a magic link, as its signed session cookie names them (`portal/sessions.py`)."""
 
     request_id: str
     client_id: str
     workspace_id: str
+
+
+class OpenedLink(msgspec.Struct, frozen=True):
+    """A magic link just opened: the session it grants, and until when the link itself works."""
+
+    session: ClientSession
+    link_expires_at: dt.datetime
 
 
 class PortalInvoice(msgspec.Struct):

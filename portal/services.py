@@ -6,6 +6,7 @@ import uuid
 from collections import defaultdict
 
 from core.clock import as_utc, utcnow
+from core.db import fetch_by_key
 from core.errors import NotFound
 from core.security import token_digest
 from core.tables import Activity
@@ -13,7 +14,7 @@ from ledger.clients import LedgerContext
 from ledger.pdfs import invoice_pdf
 from ledger.schemas import CurrencyTotal
 from ledger.tables import Invoice
-from portal.schemas import ClientSession, PortalInvoice, RequestPage
+from portal.schemas import ClientSession, OpenedLink, PortalInvoice, RequestPage
 from portal.tables import PaymentRequest
 
 
@@ -25,7 +26,7 @@ class LinkGone(Exception):
         self.request_id = request_id
 
 
-async def open_link(token: str, *, ip: str, user_agent: str) -> ClientSession:
+async def open_link(token: str, *, ip: str, user_agent: str) -> OpenedLink:
     """The client session a valid magic link grants; records the open. NotFound / LinkGone otherwise."""
     request = await PaymentRequest.objects().where(PaymentRequest.token_hash == token_digest(token)).first()
     if request is None:
@@ -41,7 +42,10 @@ async def open_link(token: str, *, ip: str, user_agent: str) -> ClientSession:
         kind="opened",
         detail=f"Link opened from {ip} ({user_agent[:120]})",
     ).save()
-    return ClientSession(request_id=str(request.id), client_id=str(request.client), workspace_id=str(request.workspace))
+    session = ClientSession(
+        request_id=str(request.id), client_id=str(request.client), workspace_id=str(request.workspace)
+    )
+    return OpenedLink(session=session, link_expires_at=as_utc(request.link_expires_at))
 
 
 # The page a client reloads, in one round trip: the request with its firm and client, and a row per invoice
@@ -66,7 +70,7 @@ WHERE r.id = {}
 async def request_page(session: ClientSession, request_id: str) -> RequestPage:
     """The request's invoices, for its own client only (anything else is 404)."""
     key = _id(request_id)
-    rows = await PaymentRequest.raw(_PAGE_SQL, key)
+    rows = await fetch_by_key(_PAGE_SQL, key)
     if not rows or rows[0]["client_id"] != session.client_id:
         raise NotFound("Page not found.")
     request = rows[0]

@@ -13,11 +13,10 @@ from litestar.response import Redirect, Template
 
 from core.errors import NotFound, Throttled
 from core.security import token_digest
-from core.sessions import start_session
 from core.store import RateLimiter
-from portal.deps import SESSION_KEY
 from portal.links_service import request_fresh_link
 from portal.services import LinkGone, open_link
+from portal.sessions import ClientSessions
 
 
 class FreshLinkForm(msgspec.Struct):
@@ -36,17 +35,22 @@ def _dead_link_page(token: str, *, status: int, sent: bool = False) -> Template:
 
 
 @get("/p/{token:str}")
-async def magic_link(request: Request[Any, Any, Any], token: FromPath[str]) -> Redirect | Template:
+async def magic_link(request: Request[Any, Any, Any], state: State, token: FromPath[str]) -> Redirect | Template:
     """Valid: start the client session and go to the request's page. Otherwise a page with no invoice data."""
     client_ip = request.client.host if request.client else "unknown"
     try:
-        session = await open_link(token, ip=client_ip, user_agent=request.headers.get("user-agent", ""))
+        opened = await open_link(token, ip=client_ip, user_agent=request.headers.get("user-agent", ""))
     except NotFound:
         return _dead_link_page(token, status=404)
     except LinkGone:
         return _dead_link_page(token, status=410)
-    start_session(request, {SESSION_KEY: msgspec.to_builtins(session)})  # a new session id: no fixation
-    return Redirect(f"/portal/requests/{session.request_id}", status_code=303)
+    # A fresh signed cookie, whatever the browser sent: a value planted before (fixation) stays what it was.
+    sessions: ClientSessions = state.client_sessions
+    return Redirect(
+        f"/portal/requests/{opened.session.request_id}",
+        status_code=303,
+        cookies=[sessions.cookie(opened.session, link_expires_at=opened.link_expires_at)],
+    )
 
 
 @post("/p/fresh-link")

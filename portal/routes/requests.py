@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from litestar import Response, get
+from litestar import MediaType, Response, get
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import FromPath
@@ -26,7 +26,8 @@ async def request_view(client: NamedDependency[ClientSession], state: State, req
     if state.stripe is not None and any(invoice.status == "processing" for invoice in page.invoices):
         await release_stale_attempts(state.stripe, client, older_than=STALE_CHALLENGE)
         page = await request_page(client, request_id)
-    return Template("portal/request.html", context={"page": page})
+    # The media type given, not guessed from the template's name on every request.
+    return Template("portal/request.html", context={"page": page}, media_type=MediaType.HTML)
 
 
 @get("/portal/invoices/{invoice_id:str}/pdf")

@@ -57,17 +57,18 @@ async def test_signing_in_again_retires_the_previous_session(
     assert await _stored(first) is None
 
 
-async def test_magic_link_issues_a_new_session_id(client: httpx.AsyncClient, workspaces: WorkspaceFactory) -> None:
+async def test_magic_link_sets_a_fresh_client_cookie(client: httpx.AsyncClient, workspaces: WorkspaceFactory) -> None:
+    # Client sessions are signed cookies (portal/sessions.py): whatever value was planted stays worthless.
     created, _ = await workspaces.create()
     customer = await make_client(created.workspace_id)
     token = await make_request(created.workspace_id, customer, [await make_invoice(created.workspace_id, customer)])
-    client.cookies.set("portal_session", PLANTED, domain="testserver.local")
+    client.cookies.set("portal_client", PLANTED, domain="testserver.local")
     opened = await client.get(f"/p/{token}", follow_redirects=False)
     assert opened.status_code == 303
-    assert client.cookies["portal_session"] != PLANTED
-    assert await _stored(PLANTED) is None
+    assert client.cookies["portal_client"] != PLANTED
+    assert (await client.get(opened.headers["location"])).status_code == 200
     async with httpx.AsyncClient(transport=client._transport, base_url=str(client.base_url)) as attacker:
-        attacker.cookies.set("portal_session", PLANTED, domain="testserver.local")
+        attacker.cookies.set("portal_client", PLANTED, domain="testserver.local")
         assert (await attacker.get(opened.headers["location"])).status_code == 404
 
 

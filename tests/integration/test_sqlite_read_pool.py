@@ -1,4 +1,4 @@
-"""SQLite's pooled connections: reads never show stale data; this process's writers take turns on one writer."""
+"""SQLite's pooled and on-loop connections: reads never show stale data; this process's writers take turns."""
 
 from __future__ import annotations
 
@@ -122,3 +122,24 @@ async def test_the_writer_is_left_clean_by_a_failed_or_cancelled_transaction(tmp
         async with engine.transaction(transaction_type=TransactionType.immediate):
             await engine.run_querystring(QueryString("INSERT INTO item (value) VALUES ({})", "also kept"))
         assert await _values(engine) == ["also kept", "kept"]
+
+
+async def _by_key(engine: SQLitePoolEngine, value: str) -> list[str]:
+    return [row["value"] for row in await engine.read_now("SELECT value FROM item WHERE value = {}", value)]
+
+
+async def test_reads_by_key_see_every_committed_write(tmp_path: Path) -> None:
+    path = tmp_path / "on-loop.sqlite3"
+    engine = engine_for_url(f"sqlite:///{path}")
+    assert isinstance(engine, SQLitePoolEngine)
+    async with connected(engine):
+        await engine.run_ddl("CREATE TABLE item (value TEXT NOT NULL)")
+        assert await _by_key(engine, "a") == []
+        await engine.run_querystring(QueryString("INSERT INTO item (value) VALUES ({})", "a"))
+        assert await _by_key(engine, "a") == ["a"]
+        async with engine.transaction():
+            await engine.run_querystring(QueryString("INSERT INTO item (value) VALUES ({})", "b"))
+            assert await _by_key(engine, "b") == ["b"]  # the transaction's own connection sees its write
+        assert await _by_key(engine, "b") == ["b"]
+
+    assert await _by_key(engine, "a") == ["a"]  # without readers, Piccolo's own path
