@@ -9,7 +9,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -227,3 +227,19 @@ async def running(app: Litestar) -> AsyncIterator[Litestar]:
 def seconds(value: float) -> str:
     """Wall time for the console."""
     return f"{value:.2f} s" if value >= 1 else f"{value * 1000:.0f} ms"
+
+
+def backends(database_url: str | None, queue_url: str | None) -> str:
+    """The database and queue a run uses, for its first line: "PostgreSQL, redis queue"."""
+    database = "PostgreSQL" if database_url else "SQLite"
+    queue = queue_url.split("://")[0] if queue_url else "embedded"
+    return f"{database}, {queue} queue"
+
+
+def uvloop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's loop factory when it is installed (uvicorn[standard] brings it), else None (asyncio's loop)."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop

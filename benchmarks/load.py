@@ -45,7 +45,7 @@ from typing import IO
 
 import httpx
 
-from benchmarks._common import BASE_URL, Databases, free_port, seconds
+from benchmarks._common import BASE_URL, Databases, backends, free_port, seconds, uvloop_factory
 from benchmarks.outstanding_list import sign_in as staff_sign_in
 from benchmarks.outstanding_list import write_book
 from benchmarks.portal_page import (
@@ -314,17 +314,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> None:
     """Run the load on a fresh database, on uvloop when it is installed."""
     options = parse_args(argv)
-    database = "PostgreSQL" if options.database_url else "SQLite"
-    queue = options.queue_url.split("://")[0] if options.queue_url else "embedded"
     print(
-        f"load benchmark: {options.invoices:,} invoices, {database}, {queue} queue, {options.workers} server workers,"
-        f" {options.connections} connections, {options.rounds} rounds of {options.seconds:g} s per target"
+        f"load benchmark: {options.invoices:,} invoices, {backends(options.database_url, options.queue_url)},"
+        f" {options.workers} server workers, {options.connections} connections,"
+        f" {options.rounds} rounds of {options.seconds:g} s per target"
     )
-    loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None
-    with contextlib.suppress(ImportError):
-        import uvloop
-
-        loop_factory = uvloop.new_event_loop
+    loop_factory = uvloop_factory()
     with tempfile.TemporaryDirectory(prefix="portal-load-") as tmp, contextlib.ExitStack() as stack:
         tmp_dir = Path(tmp)
         log = (tmp_dir / "server.log", stack.enter_context((tmp_dir / "server.log").open("wb")))

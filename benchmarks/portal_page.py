@@ -41,7 +41,7 @@ from typing import IO, Any
 
 import httpx
 
-from benchmarks._common import BASE_URL, Databases, free_port, seconds
+from benchmarks._common import BASE_URL, Databases, backends, free_port, seconds, uvloop_factory
 from core.clock import utcnow
 from core.db import bind_engine, connected, engine_for_url
 from core.queue import EMBEDDED_SOCKET_ENV, EmbeddedRedis
@@ -589,19 +589,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> None:
     """Run the benchmark on a fresh database, on uvloop when it is installed (uvicorn[standard] brings it)."""
     options = parse_args(argv)
-    database = "PostgreSQL" if options.database_url else "SQLite"
-    queue = options.queue_url.split("://")[0] if options.queue_url else "embedded"
     print(
-        f"portal page benchmark: {options.invoices} invoices, {database}, {queue} queue,"
+        f"portal page benchmark: {options.invoices} invoices, {backends(options.database_url, options.queue_url)},"
         f" {options.connections} connections, {options.rounds} rounds of {options.seconds:g} s per side"
         f" after {options.warmup:g} s warm-up"
     )
-    try:
-        import uvloop
-
-        loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = uvloop.new_event_loop
-    except ImportError:
-        loop_factory = None
+    loop_factory = uvloop_factory()
     with tempfile.TemporaryDirectory(prefix="portal-bench-") as tmp, contextlib.ExitStack() as stack:
         tmp_dir = Path(tmp)
         logs = {
