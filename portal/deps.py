@@ -10,6 +10,7 @@ from litestar.exceptions import NotFoundException
 from litestar.handlers.base import BaseRouteHandler
 
 from portal.schemas import ClientSession
+from portal.services import ensure_session_open
 from portal.sessions import ClientSessions
 
 
@@ -30,3 +31,11 @@ async def provide_client(request: Request[Any, Any, Any]) -> ClientSession:
     client = current_client(request)
     assert client is not None
     return client
+
+
+async def require_open_session(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """A client session whose request the firm has not withdrawn: revoking a link ends every page it opened."""
+    client = current_client(connection)
+    if client is None:
+        raise NotFoundException("Open the link from your email to see your invoices.")
+    await ensure_session_open(client)

@@ -67,6 +67,16 @@ WHERE r.id = {}
 """
 
 
+_OPEN_SQL = "SELECT CAST(client AS TEXT) AS client_id, revoked_at FROM payment_request WHERE id = {}"
+
+
+async def ensure_session_open(session: ClientSession) -> None:
+    """404 once the firm has withdrawn the request the session was opened from (pages other than its own)."""
+    rows = await fetch_by_key(_OPEN_SQL, _id(session.request_id))
+    if not rows or rows[0]["client_id"] != session.client_id or rows[0]["revoked_at"] is not None:
+        raise NotFound("This payment request was withdrawn. Ask your accountant for a new link.")
+
+
 async def request_page(session: ClientSession, request_id: str) -> RequestPage:
     """The request's invoices, for its own client only (anything else is 404)."""
     key = _id(request_id)

@@ -12,6 +12,7 @@ from litestar.response import Redirect, Template
 from core.errors import Conflict
 from core.headers import INLINE_STYLES_OPT
 from core.stripe_gateway import CardDeclined, GatewayError, PaymentMethodNotOwned
+from portal.deps import require_open_session
 from portal.payments import customer_for, refresh_saved_card_flag
 from portal.routes.payments import gateway_of
 from portal.schemas import ClientSession
@@ -35,7 +36,9 @@ class CardSavedOut(msgspec.Struct):
     redirect: str
 
 
-@get("/portal/payment-methods", opt={INLINE_STYLES_OPT: True})  # Stripe.js styles its frames inline
+@get(
+    "/portal/payment-methods", opt={INLINE_STYLES_OPT: True}, guards=[require_open_session]
+)  # Stripe.js styles its frames inline
 async def payment_methods_page(
     client: NamedDependency[ClientSession], state: State, done: FromQuery[str] = ""
 ) -> Template:
@@ -54,7 +57,7 @@ async def payment_methods_page(
     )
 
 
-@post("/portal/payment-methods", status_code=200)
+@post("/portal/payment-methods", status_code=200, guards=[require_open_session])
 async def save_card(client: NamedDependency[ClientSession], state: State, data: JSONBody[CardSaved]) -> CardSavedOut:
     """Keep the card a SetupIntent collected (attached by us when Stripe has not)."""
     gateway = gateway_of(state)
@@ -70,7 +73,7 @@ async def save_card(client: NamedDependency[ClientSession], state: State, data: 
     return CardSavedOut(redirect="/portal/payment-methods?done=added")
 
 
-@post("/portal/payment-methods/{method_id:str}/default")
+@post("/portal/payment-methods/{method_id:str}/default", guards=[require_open_session])
 async def make_default(client: NamedDependency[ClientSession], state: State, method_id: FromPath[str]) -> Redirect:
     """Charge this card first next time."""
     gateway = gateway_of(state)
@@ -81,7 +84,7 @@ async def make_default(client: NamedDependency[ClientSession], state: State, met
     return Redirect("/portal/payment-methods?done=default", status_code=303)
 
 
-@post("/portal/payment-methods/{method_id:str}/remove")
+@post("/portal/payment-methods/{method_id:str}/remove", guards=[require_open_session])
 async def remove_card(client: NamedDependency[ClientSession], state: State, method_id: FromPath[str]) -> Redirect:
     """Forget a card."""
     gateway = gateway_of(state)

@@ -210,3 +210,20 @@ async def test_a_revoked_request_cannot_be_paid_from_a_page_left_open(
     )
     assert paid.status_code == 404
     assert await Payment.count().where(Payment.client == customer.id) == 0
+
+
+async def test_revoking_a_request_also_closes_the_saved_cards_pages_it_opened(
+    client: httpx.AsyncClient, workspaces: WorkspaceFactory, stripe_stand_in: LocalStripe
+) -> None:
+    _, opened = await _opened(client, workspaces)
+    cards = await client.get("/portal/payment-methods")
+    assert cards.status_code == 200
+    headers = {"x-csrftoken": cards.text.split('data-csrf="', 1)[1].split('"', 1)[0]}
+    request_id = opened.headers["location"].rsplit("/", 1)[1]
+    await PaymentRequest.update({PaymentRequest.revoked_at: dt.datetime.now(dt.UTC)}).where(
+        PaymentRequest.id == request_id
+    )
+
+    assert (await client.get("/portal/payment-methods")).status_code == 404
+    saved = await client.post("/portal/payment-methods", json={"setup_intent_id": "seti_any"}, headers=headers)
+    assert saved.status_code == 404
