@@ -91,20 +91,20 @@ async def follow_up_collection(ctx: dict[str, Any], *, collection_id: str) -> di
         result = await take_follow_up(collection_uuid)
         if result is None:
             return {"status": "nothing to do"}
-        notice = await _store_notice(collection_uuid, result) if result.status != "succeeded" else None
+        invoice = await _invoice_of(collection_uuid) if result.status != "succeeded" else None
+        notice = await _store_notice(invoice, result) if invoice is not None else None
     if result.status == "succeeded" and result.payment_id:
         await enqueue_write_back(queue, result.payment_id)
         await enqueue_receipt(queue, result.payment_id)
     if notice is not None:
         await send_stored_notice(queue, notice)
-    if result.status == "failed":
-        await _alert_staff(ctx["settings"], queue, collection_uuid, result)
+    if result.status == "failed" and invoice is not None:
+        await _alert_staff(ctx["settings"], queue, invoice, result)
     return {"status": result.status}
 
 
-async def _store_notice(collection_id: uuid.UUID, result: CollectionResult) -> StoredNotice:
+async def _store_notice(invoice: Invoice, result: CollectionResult) -> StoredNotice:
     """The client's email about a declined charge or one their bank wants confirmed."""
-    invoice = await _invoice_of(collection_id)
     if result.status == "requires_action":
         return await _notice(
             invoice,
@@ -142,9 +142,8 @@ async def _invoice_of(collection_id: uuid.UUID) -> Invoice:
     return invoice
 
 
-async def _alert_staff(settings: Settings, queue: Queue, collection_id: uuid.UUID, result: CollectionResult) -> None:
+async def _alert_staff(settings: Settings, queue: Queue, invoice: Invoice, result: CollectionResult) -> None:
     """Tell the firm's admins about a declined collection (best effort, after the client's notice)."""
-    invoice = await _invoice_of(collection_id)
     amount = format_money(invoice.amount_due_minor, invoice.currency)
     await alert_staff(
         settings,
