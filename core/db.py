@@ -9,8 +9,8 @@ import io
 import json
 import os
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from typing import Any, Protocol, TypeVar
 from urllib.parse import unquote, urlsplit
 
 import asyncpg
@@ -262,7 +262,20 @@ def uuid_in(column: Column, values: Sequence[uuid.UUID | str]) -> WhereRaw:
     return WhereRaw(f"{name} = ANY({{}}::uuid[])", list(values))
 
 
-async def fetch_by_key(sql: str, *args: Any) -> Sequence[Mapping[str, Any]]:
+class Row(Protocol):
+    """A row read by column name: a dict (Piccolo), a `sqlite3.Row` or an asyncpg `Record`."""
+
+    def __getitem__(self, column: str, /) -> Any: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+def row_values(row: Row) -> tuple[Any, ...]:
+    """A row's values in the order of its columns, whichever driver read it."""
+    return tuple(row.values()) if isinstance(row, dict) else tuple(row)
+
+
+async def fetch_by_key(sql: str, *args: Any) -> Sequence[Row]:
     """Rows of a short read by key (a few rows through indexes) at the least cost per call each database allows.
 
     `sql` takes Piccolo's `{}` placeholders, as `Table.raw` does. On SQLite it runs on the event loop's
@@ -273,7 +286,7 @@ async def fetch_by_key(sql: str, *args: Any) -> Sequence[Mapping[str, Any]]:
     if isinstance(engine, SQLitePoolEngine):
         return await engine.read_now(sql, *args)
     if isinstance(engine, PostgresEngine) and engine.pool is not None and engine.current_transaction.get() is None:
-        rows: list[Mapping[str, Any]] = await engine.pool.fetch(_dollar_placeholders(sql), *args)
+        rows: list[Row] = await engine.pool.fetch(_dollar_placeholders(sql), *args)
         return rows
     return list(await engine.run_querystring(QueryString(sql, *args)))
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from urllib.parse import quote, urlsplit
 
-from litestar.datastructures import MutableScopeHeaders
 from litestar.types import Message, Scope
 
 INLINE_STYLES_OPT = "inline_styles"
@@ -78,8 +77,8 @@ class SecurityHeaders:
         }
         if hsts:
             common["strict-transport-security"] = "max-age=31536000; includeSubDomains"
-        self.strict = {"content-security-policy": csp, **common}
-        self.relaxed = {"content-security-policy": csp_inline_styles, **common}
+        self.strict = _encoded({"content-security-policy": csp, **common})
+        self.relaxed = _encoded({"content-security-policy": csp_inline_styles, **common})
 
     async def __call__(self, message: Message, scope: Scope) -> None:
         """Add the headers to the start of an HTTP response."""
@@ -87,9 +86,19 @@ class SecurityHeaders:
             return
         handler = scope.get("route_handler")
         inline_styles = handler is not None and bool(handler.opt.get(INLINE_STYLES_OPT))
-        headers = MutableScopeHeaders.from_message(message)
-        for name, value in (self.relaxed if inline_styles else self.strict).items():
-            if name not in headers:
-                headers[name] = value
-        if "cache-control" not in headers and not scope["path"].startswith("/static/"):
-            headers["cache-control"] = "no-store"
+        # Plain lists of byte pairs, as the ASGI message holds them: Litestar's header views cost more than
+        # the rest of a memoised page (portal/page_memo.py).
+        headers = list(message.get("headers", ()))
+        present = {bytes(name).lower() for name, _ in headers}
+        headers.extend(pair for pair in (self.relaxed if inline_styles else self.strict) if pair[0] not in present)
+        if b"cache-control" not in present and not scope["path"].startswith("/static/"):
+            headers.append(_NO_STORE)
+        message["headers"] = headers
+
+
+_NO_STORE = (b"cache-control", b"no-store")
+
+
+def _encoded(headers: dict[str, str]) -> tuple[tuple[bytes, bytes], ...]:
+    """Header names and values as they go on the wire (names in lower case)."""
+    return tuple((name.encode("latin-1"), value.encode("latin-1")) for name, value in headers.items())

@@ -174,20 +174,24 @@ class SQLitePoolEngine(SQLiteEngine):
             await connection.close()
 
     def _loop_connection(self) -> sqlite3.Connection:
-        """The connection `read_now` uses: Piccolo's type conversions, autocommit, and no waiting on locks."""
+        """The connection `read_now` uses: Piccolo's type conversions, `sqlite3.Row` rows, autocommit, no lock waits.
+
+        `sqlite3.Row` is built in C: rows read by column name as Piccolo's dicts do, at a fraction of the cost.
+        """
         kwargs: dict[str, Any] = {**self.connection_kwargs, "timeout": 0, "isolation_level": None}
         # Only ever used from the event loop's thread, which may not be the one the lifespan opened it on.
         connection: sqlite3.Connection = sqlite3.connect(**kwargs, check_same_thread=False)
-        connection.row_factory = dict_factory
+        connection.row_factory = sqlite3.Row
         connection.execute("PRAGMA foreign_keys = 1")
         return connection
 
-    async def read_now(self, sql: str, *args: Any) -> list[dict[str, Any]]:
+    async def read_now(self, sql: str, *args: Any) -> list[Any]:
         """A short read by key (`{}` parameters, as Piccolo's `raw`), on the loop's thread while that costs no waiting.
 
         Only for reads that touch a few rows through an index: anything longer would hold up every
         other request of the process while it runs. Inside a transaction, before the readers are
-        open, or when SQLite is busy, it runs as any other read instead.
+        open, or when SQLite is busy, it runs as any other read instead. Rows are `sqlite3.Row`s, or
+        dicts when it ran as any other read: read them by column name.
         """
         on_loop = self._on_loop
         if on_loop is None or self.current_transaction.get() is not None:
@@ -202,7 +206,7 @@ class SQLitePoolEngine(SQLiteEngine):
         assert readers is not None
         connection = await readers.get()
         try:
-            return list(await connection.execute_fetchall(query, args))  # type: ignore[arg-type]  # dict rows
+            return list(await connection.execute_fetchall(query, args))  # dict rows
         finally:
             readers.put_nowait(connection)
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections import defaultdict
+from collections.abc import Sequence
 
 from core.clock import as_utc, utcnow
-from core.db import fetch_by_key
+from core.db import Row, fetch_by_key
 from core.errors import NotFound
 from core.security import token_digest
 from core.tables import Activity
@@ -52,12 +54,17 @@ async def open_link(token: str, *, ip: str, user_agent: str) -> OpenedLink:
 # (none when the request covers no invoice, hence the outer joins). Written out rather than built with Piccolo's
 # joins, whose query building cost more than the query itself on this page (benchmarks/portal_page.py). Ids come
 # as text, which is how the page uses them: on SQLite, turning each into a UUID first cost more than the query.
+# Every column is a plain value (text, integer, a flag), so the rows compare equal exactly when the page would
+# be the same (portal/page_memo.py keys on them), and SQLite's driver, which runs a Python converter for each
+# column with a declared type, converts nothing: dates and times are parsed only when the page is rendered.
 _PAGE_SQL = """
-SELECT CAST(r.client AS TEXT) AS client_id, r.link_expires_at AS link_expires_at, r.revoked_at AS revoked_at,
+SELECT CAST(r.client AS TEXT) AS client_id, CAST(r.link_expires_at AS TEXT) AS link_expires_at,
+       r.revoked_at IS NOT NULL AS revoked,
        w.name AS firm_name, c.name AS client_name,
-       CAST(i.id AS TEXT) AS invoice_id, i.number AS number, i.currency AS currency, i.total_minor AS total_minor,
-       i.amount_paid_minor AS amount_paid_minor, i.amount_due_minor AS amount_due_minor,
-       i.issue_date AS issue_date, i.due_date AS due_date, i.status AS status
+       CAST(i.id AS TEXT) AS invoice_id, i.number AS number, i.currency AS currency,
+       CAST(i.total_minor AS BIGINT) AS total_minor, CAST(i.amount_paid_minor AS BIGINT) AS amount_paid_minor,
+       CAST(i.amount_due_minor AS BIGINT) AS amount_due_minor,
+       CAST(i.issue_date AS TEXT) AS issue_date, CAST(i.due_date AS TEXT) AS due_date, i.status AS status
 FROM payment_request AS r
 JOIN workspace AS w ON w.id = r.workspace
 JOIN client AS c ON c.id = r.client
@@ -77,16 +84,25 @@ async def ensure_session_open(session: ClientSession) -> None:
         raise NotFound("This payment request was withdrawn. Ask your accountant for a new link.")
 
 
-async def request_page(session: ClientSession, request_id: str) -> RequestPage:
-    """The request's invoices, for its own client only (anything else is 404)."""
+async def request_page_rows(request_id: str) -> Sequence[Row]:
+    """Everything the request page shows, as the rows of one query (none for an unknown request)."""
+    return await fetch_by_key(_PAGE_SQL, _id(request_id))
+
+
+async def request_page(session: ClientSession, request_id: str, rows: Sequence[Row] | None = None) -> RequestPage:
+    """The request's invoices, for its own client only (anything else is 404).
+
+    `rows` are the request's `request_page_rows` when the caller has just read them.
+    """
     key = _id(request_id)
-    rows = await fetch_by_key(_PAGE_SQL, key)
+    if rows is None:
+        rows = await fetch_by_key(_PAGE_SQL, key)
     if not rows or rows[0]["client_id"] != session.client_id:
         raise NotFound("Page not found.")
     request = rows[0]
-    if request["revoked_at"] is not None:  # Withdrawn by the firm: open sessions lose it too.
+    if request["revoked"]:  # Withdrawn by the firm: open sessions lose it too.
         raise NotFound("This payment request was withdrawn. Ask your accountant for a new link.")
-    today = utcnow().date()
+    today_text = utcnow().date().isoformat()
     invoices = [
         PortalInvoice(
             id=row["invoice_id"],
@@ -95,10 +111,10 @@ async def request_page(session: ClientSession, request_id: str) -> RequestPage:
             total=row["total_minor"],
             amount_paid=row["amount_paid_minor"],
             amount_due=row["amount_due_minor"],
-            issue_date=row["issue_date"],
-            due_date=row["due_date"],
+            issue_date=dt.date.fromisoformat(row["issue_date"]),
+            due_date=dt.date.fromisoformat(row["due_date"]),
             status=row["status"],
-            overdue=row["status"] == "outstanding" and row["due_date"] < today,
+            overdue=row["status"] == "outstanding" and row["due_date"] < today_text,
         )
         for row in sorted(
             (row for row in rows if row["invoice_id"] is not None), key=lambda row: (row["due_date"], row["number"])
@@ -114,7 +130,7 @@ async def request_page(session: ClientSession, request_id: str) -> RequestPage:
         client_name=request["client_name"],
         invoices=invoices,
         totals=[CurrencyTotal(currency=c, amount_due=a) for c, a in sorted(totals.items())],
-        link_expires_at=as_utc(request["link_expires_at"]),
+        link_expires_at=as_utc(dt.datetime.fromisoformat(request["link_expires_at"])).astimezone(dt.UTC),
     )
 
 

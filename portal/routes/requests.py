@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
-from litestar import MediaType, Response, get
+from litestar import MediaType, Request, Response, get
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Template
 
 from core.headers import content_disposition
+from portal.page_memo import PAGE_ROWS, RequestPageMemo
 from portal.payments import release_stale_attempts
 from portal.schemas import ClientSession
 from portal.services import client_invoice_pdf, request_page
@@ -19,10 +21,12 @@ STALE_CHALLENGE = dt.timedelta(minutes=10)
 """A 3-D Secure challenge left this long was abandoned (a closed tab): its invoices become payable again."""
 
 
-@get("/portal/requests/{request_id:str}")
-async def request_view(client: NamedDependency[ClientSession], state: State, request_id: FromPath[str]) -> Template:
+@get("/portal/requests/{request_id:str}", middleware=[RequestPageMemo])
+async def request_view(
+    client: NamedDependency[ClientSession], state: State, request: Request[Any, Any, Any], request_id: FromPath[str]
+) -> Template:
     """Every invoice of the request with amounts, due dates, status and its copy."""
-    page = await request_page(client, request_id)
+    page = await request_page(client, request_id, rows=request.scope["state"].get(PAGE_ROWS))
     if state.stripe is not None and any(invoice.status == "processing" for invoice in page.invoices):
         await release_stale_attempts(state.stripe, client, older_than=STALE_CHALLENGE)
         page = await request_page(client, request_id)

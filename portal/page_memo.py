@@ -1,0 +1,127 @@
+"""Reloads of an unchanged request page are answered from memory, without rendering it again.
+
+A client's request page is a pure function of a few inputs: the rows of its one query (the request, its
+firm, its client and every invoice), the signed-in session, the browser's CSRF token (written into the
+page for htmx) and today's date (an invoice turns overdue at midnight UTC). `RequestPageMemo` reads those
+rows itself, on every request, and keys the finished answer on all of those inputs. A reload whose
+inputs are all unchanged gets the same bytes the handler produced the first time; any change (a payment,
+a sync, a revocation, a new day, another browser) is a different key, so there is nothing to invalidate,
+in this process or any other. The handler is handed the rows that were read, so the stored page is
+exactly the one for its key.
+
+Only plain 200 answers are kept: never one that sets a cookie (a first visit gets its CSRF cookie from the
+handler), nor a page with a payment in progress (showing it may release an abandoned 3-D Secure attempt,
+which must happen on the request). Security headers are added on the way out to every answer, kept or not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from cachetools import LRUCache
+from litestar.connection import ASGIConnection
+from litestar.enums import ScopeType
+from litestar.types import ASGIApp, HTTPResponseStartEvent, Message, Receive, Scope, Send
+
+from core.clock import utcnow
+from core.db import Row, row_values
+from core.errors import NotFound
+from portal.services import request_page_rows
+from portal.sessions import ClientSessions
+
+PAGE_ROWS = "portal.page_rows"
+"""Key in the scope's state: the page's rows as the memo read them, for the handler to render."""
+MEMORY_BYTES = 8 * 1024 * 1024
+"""Pages kept per process, by size: about 1,400 of a typical 6 KB; least recently used go first."""
+LARGEST_PAGE = 256 * 1024
+"""A page bigger than this (hundreds of invoices) is rendered every time rather than crowd out the rest."""
+
+_Answer = tuple[tuple[tuple[bytes, bytes], ...], bytes]
+"""A kept answer: the start message's headers and the body."""
+
+
+def _size(answer: _Answer) -> int:
+    headers, body = answer
+    return len(body) + sum(len(name) + len(value) for name, value in headers)
+
+
+class RequestPageMemo:
+    """ASGI middleware for the request page's route (inside the app's own, outside CSRF and the handler)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self._answers: LRUCache[tuple[Any, ...], _Answer] = LRUCache(maxsize=MEMORY_BYTES, getsizeof=_size)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer from memory when every input of the page is as it was; else render and maybe keep."""
+        key = await self._key(scope)
+        if key is None:
+            await self.app(scope, receive, send)
+            return
+        answer = self._answers.get(key)
+        if answer is not None:
+            headers, body = answer
+            start: HTTPResponseStartEvent = {"type": "http.response.start", "status": 200, "headers": list(headers)}
+            await send(start)
+            await send({"type": "http.response.body", "body": body, "more_body": False})
+            return
+        recorder = _Recorder(send)
+        await self.app(scope, receive, recorder.send)
+        kept = recorder.answer()
+        if kept is not None and len(kept[1]) <= LARGEST_PAGE:
+            self._answers[key] = kept
+
+    async def _key(self, scope: Scope) -> tuple[Any, ...] | None:
+        """Every input of the page, or None when the handler must answer (no session, first visit, ...)."""
+        if scope["type"] != ScopeType.HTTP or scope["method"] != "GET" or scope["query_string"]:
+            return None
+        connection: ASGIConnection[Any, Any, Any, Any] = ASGIConnection(scope)
+        csrf_config = connection.app.csrf_config
+        csrf_token = connection.cookies.get(csrf_config.cookie_name) if csrf_config is not None else None
+        sessions: ClientSessions = connection.app.state.client_sessions
+        session = sessions.of(connection)
+        if csrf_token is None or session is None:
+            return None
+        request_id = scope["path_params"]["request_id"]
+        try:
+            rows = await request_page_rows(request_id)
+        except NotFound:
+            return None
+        scope["state"][PAGE_ROWS] = rows
+        if any(row["status"] == "processing" for row in rows):
+            return None
+        return (request_id, session, csrf_token, utcnow().date(), _frozen(rows))
+
+
+def _frozen(rows: Sequence[Row]) -> tuple[tuple[Any, ...], ...]:
+    """The rows as a hashable value that compares equal exactly when every column does."""
+    return tuple(row_values(row) for row in rows)
+
+
+class _Recorder:
+    """Passes the handler's answer on and keeps a copy, as it was before the app's `before_send` hooks."""
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self._status = 0
+        self._headers: tuple[tuple[bytes, bytes], ...] = ()
+        self._body: list[bytes] = []
+        self._complete = False
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self._status = message["status"]
+            self._headers = tuple((bytes(name), bytes(value)) for name, value in message.get("headers", ()))
+        elif message["type"] == "http.response.body":
+            self._body.append(message.get("body", b""))
+            self._complete = not message.get("more_body", False)
+        await self._send(message)
+
+    def answer(self) -> _Answer | None:
+        """The answer to keep, if it may be replayed: a complete 200 that sets no cookie."""
+        if self._status != 200 or not self._complete:
+            return None
+        if any(name.lower() == b"set-cookie" for name, _ in self._headers):
+            return None
+        return self._headers, b"".join(self._body)
