@@ -101,3 +101,9 @@ class ClientSessions:
             state[_STATE_KEY] = self.verify(connection.cookies.get(COOKIE))
         session: ClientSession | None = state[_STATE_KEY]
         return session
+
+    def ends_at(self, connection: ASGIConnection[Any, Any, Any, Any]) -> int | None:
+        """When the session signed in on this request ends (Unix seconds), or None without a live one."""
+        value = connection.cookies.get(COOKIE)
+        signed = self._decoded(value) if value else None
+        return signed.expires if signed is not None and signed.expires > utcnow().timestamp() else None

@@ -10,6 +10,7 @@ import pytest
 
 import portal.page_memo
 import portal.services
+import portal.sessions
 from core.clock import utcnow
 from core.tables import Workspace
 from ledger.tables import Client, Invoice
@@ -108,3 +109,23 @@ async def test_an_invoice_turns_overdue_at_midnight(
     for module in (portal.page_memo, portal.services):  # the page's clock; the session cookie's stays real
         monkeypatch.setattr(module, "utcnow", lambda: tomorrow)
     assert ">overdue<" in (await client.get(path)).text
+
+
+async def test_a_kept_page_ends_with_its_session(
+    client: httpx.AsyncClient, workspaces: WorkspaceFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    created, _ = await workspaces.create()
+    customer = await make_client(created.workspace_id)
+    token = await make_request(created.workspace_id, customer, [await make_invoice(created.workspace_id, customer)])
+    # A link about to expire: the session it opens ends with it.
+    await PaymentRequest.update({PaymentRequest.link_expires_at: utcnow() + dt.timedelta(minutes=1)}).where(
+        PaymentRequest.client == customer.id
+    )
+    path = (await client.get(f"/p/{token}", follow_redirects=False)).headers["location"]
+    assert (await client.get(path)).status_code == 200
+    assert (await client.get(path)).status_code == 200
+
+    later = utcnow() + dt.timedelta(minutes=2)
+    for module in (portal.page_memo, portal.sessions):
+        monkeypatch.setattr(module, "utcnow", lambda: later)
+    assert (await client.get(path)).status_code == 404
