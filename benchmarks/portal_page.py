@@ -11,11 +11,13 @@ free loopback port:
 - hello (the baseline): a bare `Litestar([get("/")(hello)])` returning a small HTML string.
 
 The client opens the magic link once (`GET /p/{token}`, 303 and a session cookie), then reloads
-`GET /portal/requests/{id}` with that same cookie: the hot path of the page. This process generates the
-load on loopback with a minimal HTTP/1.1 keep-alive client (asyncio streams on uvloop): C connections,
-each sending its next request as soon as the last answer is in, for a fixed time or a fixed count,
-whichever ends first. The hello-world gets the same request bytes on `/`. Both are warmed up first,
-then timed in turns over R rounds (alternating which goes first); the summary gives medians.
+`GET /portal/requests/{id}` with the cookies the browser then holds: the hot path of the page. A third
+side sends only the session cookie, as a browser without a CSRF cookie yet does: that page is rendered
+on every request (its answers set a cookie, so they are never kept). This process generates the load on
+loopback with a minimal HTTP/1.1 keep-alive client (asyncio streams on uvloop): C connections, each
+sending its next request as soon as the last answer is in, for a fixed time or a fixed count, whichever
+ends first. The hello-world gets the same request bytes on `/`. All are warmed up first, then timed in
+turns over R rounds (the order flips every round); the summary gives medians.
 """
 
 from __future__ import annotations
