@@ -11,6 +11,7 @@ from saq.queue import Queue
 
 from core.clock import as_utc, utcnow
 from core.mail import MailError, mailer_for
+from core.stripe_gateway import GatewayError, StripeGateway
 from core.tables import Activity, Workspace
 from jobs.ledger import ledger_context
 from jobs.spec import JobSpec, RetryLater, enqueue
@@ -19,6 +20,7 @@ from ledger.http import LedgerError
 from ledger.oauth import GrantRevoked
 from ledger.providers.base import LedgerPayment
 from ledger.tables import Client, Invoice, LedgerConnection
+from portal.payments import UNCONFIRMED_FOR, confirm_unanswered
 from portal.receipts import receipt_email
 from portal.tables import Payment, PaymentAllocation
 from staff.alerts import alert_staff
@@ -264,3 +266,31 @@ async def requeue_receipts(ctx: dict[str, Any], *, now: str | None = None) -> di
     for row in rows:
         await enqueue_receipt(ctx["queue"], str(row["id"]))
     return {"queued": len(rows)}
+
+
+async def confirm_unanswered_payments(ctx: dict[str, Any], *, now: str | None = None) -> dict[str, int]:
+    """Cron: settle each charge Stripe left unanswered once it has had time to finish there.
+
+    A portal payment whose charge request went unanswered, with no charge found at the time, is
+    `unconfirmed` and keeps its invoices claimed: the request may still have been under way at Stripe.
+    After `UNCONFIRMED_FOR` Stripe is asked again: a charge it made is settled (receipt and write-back
+    follow from their own sweeps), and with none the payment fails and its invoices are payable again.
+    A webhook about the intent settles it sooner. `now` (ISO 8601) stands in for the clock in tests.
+    """
+    gateway: StripeGateway | None = ctx.get("stripe")
+    if gateway is None:
+        return {"settled": 0}
+    moment = dt.datetime.fromisoformat(now) if now else utcnow()
+    due = await Payment.objects().where(
+        (Payment.status == "unconfirmed") & (Payment.created_at < moment - UNCONFIRMED_FOR)
+    )
+    settled = 0
+    for payment in due:
+        try:
+            status = await confirm_unanswered(gateway, payment)
+        except GatewayError as error:  # Stripe still out of reach: the next run asks again
+            log.warning("unconfirmed_payment_unresolved", payment_id=str(payment.id), error=error.message)
+            continue
+        log.info("unconfirmed_payment_settled", payment_id=str(payment.id), status=status)
+        settled += 1
+    return {"settled": settled}

@@ -38,6 +38,7 @@ def product_functions() -> list[JobFunction]:
         payments.reverse_write_back,
         payments.requeue_write_backs,
         payments.requeue_receipts,
+        payments.confirm_unanswered_payments,
         collections.run_due_collections,
         collections.collect_payment,
         collections.follow_up_collection,
@@ -54,6 +55,7 @@ def product_cron_jobs(sync_interval_minutes: int = 15) -> list[CronJob[Any]]:
         CronJob(collections.run_due_collections, cron="* * * * *", timeout=120, ttl=60),
         CronJob(payments.requeue_write_backs, cron="* * * * *", timeout=120, ttl=60),
         CronJob(payments.requeue_receipts, cron="* * * * *", timeout=120, ttl=60),
+        CronJob(payments.confirm_unanswered_payments, cron="* * * * *", timeout=120, ttl=60),
         CronJob(requests.requeue_lost_deliveries, cron="*/5 * * * *", timeout=120, ttl=60),
         CronJob(reminders.send_reminders, cron=reminders.REMINDER_CRON, timeout=600, ttl=3600),
     ]

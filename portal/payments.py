@@ -35,7 +35,7 @@ class PaymentStarted(msgspec.Struct):
 
     payment_id: str
     status: str
-    """succeeded, processing, requires_action or failed."""
+    """succeeded, processing (an unconfirmed charge too), requires_action or failed."""
     client_secret: str | None = None
     payment_method_id: str | None = None
     message: str | None = None
@@ -121,7 +121,10 @@ async def start_payment(
             idempotency_key=payment.idempotency_key,
         )
     except GatewayError as error:
-        outcome = await _unanswered_charge(gateway, payment, customer_id, error)
+        found = await _unanswered_charge(gateway, payment, customer_id, error)
+        if found is None:
+            return await _unconfirmed(payment, payment_method_id)
+        outcome = found
     if outcome.intent_id:
         await Payment.update({Payment.stripe_payment_intent_id: outcome.intent_id}).where(Payment.id == payment.id)
     status = await settle(payment.id, outcome)
@@ -198,34 +201,79 @@ async def _cancel(gateway: StripeGateway, stuck: list[Payment]) -> None:
 
 
 UNANSWERED = "We could not reach the card network and nothing was charged. Please try again in a moment."
+UNCONFIRMED = (
+    "We could not confirm this payment with the card network yet, so we are checking with it. Reload this page"
+    " in a few minutes: if your card was charged the invoice will show as paid and you will get a receipt;"
+    " if not, you can pay again."
+)
+UNCONFIRMED_FOR = dt.timedelta(minutes=2)
+"""How long an unanswered charge stays unconfirmed before Stripe is asked again (its requests finish well before)."""
 
 
 async def _unanswered_charge(
     gateway: StripeGateway, payment: Payment, customer_id: str, error: GatewayError
-) -> PaymentOutcome:
+) -> PaymentOutcome | None:
     """What became of a charge Stripe did not answer (an outage, a time-out, a 500), so the invoices never stay stuck.
 
-    Stripe may have made the intent before its answer was lost: look for it first. With none, the attempt
-    failed and the invoices are payable again. If Stripe cannot even be asked, the error propagates and the
-    payment stays claimed: paying again then would risk a second charge.
+    Stripe may have made the intent before its answer was lost: look for it first. An error Stripe gave
+    before charging (a refusal) is a failed attempt and the invoices are payable again. An unanswered
+    request with no intent found yet may still be under way at Stripe: None, for the payment to stay
+    unconfirmed (its invoices claimed) until `confirm_unanswered` asks again. If Stripe cannot even be
+    asked, the error propagates and the payment stays claimed: paying again then would risk a second charge.
     """
-    if error.retryable:
-        found = await gateway.find_charged_intent(
+    if not error.retryable:
+        return PaymentOutcome(
+            intent_id=None,
+            status="requires_payment_method",
+            amount_minor=payment.amount_minor,
+            currency=payment.currency,
+            message=_refusal(error),
+        )
+    found = await gateway.find_charged_intent(
+        customer_id=customer_id,
+        payment_id=str(payment.id),
+        amount_minor=payment.amount_minor,
+        currency=payment.currency,
+    )
+    if found is None:
+        log.warning("charge_unanswered", payment_id=str(payment.id), error=error.message)
+    return found
+
+
+async def _unconfirmed(payment: Payment, payment_method_id: str) -> PaymentStarted:
+    """The charge's fate is unknown for now: the invoices stay claimed and the page says so (as processing)."""
+    await Payment.update({Payment.status: "unconfirmed", Payment.failure_message: UNCONFIRMED}).where(
+        (Payment.id == payment.id) & Payment.status.not_in(list(CLOSED))
+    )
+    return PaymentStarted(
+        payment_id=str(payment.id), status="processing", payment_method_id=payment_method_id, message=UNCONFIRMED
+    )
+
+
+async def confirm_unanswered(gateway: StripeGateway, payment: Payment) -> str:
+    """Ask Stripe again about an unconfirmed charge: settle what it made, else fail it (nothing was charged)."""
+    client = await Client.select(Client.stripe_customer_id).where(Client.id == payment.client).first()
+    customer_id = client["stripe_customer_id"] if client else None
+    found = (
+        await gateway.find_charged_intent(
             customer_id=customer_id,
             payment_id=str(payment.id),
             amount_minor=payment.amount_minor,
             currency=payment.currency,
         )
-        if found is not None:
-            return found
-    log.warning("charge_unanswered", payment_id=str(payment.id), error=error.message)
-    return PaymentOutcome(
+        if customer_id
+        else None
+    )
+    if found is not None and found.intent_id:
+        await Payment.update({Payment.stripe_payment_intent_id: found.intent_id}).where(Payment.id == payment.id)
+    outcome = found or PaymentOutcome(
         intent_id=None,
         status="requires_payment_method",
         amount_minor=payment.amount_minor,
         currency=payment.currency,
-        message=UNANSWERED if error.retryable else _refusal(error),
+        message=UNANSWERED,
     )
+    return await settle(payment.id, outcome)
 
 
 def _refusal(error: GatewayError) -> str:

@@ -33,13 +33,14 @@ Scope = dict[str, Any]
 class StripeFault:
     """One fault rule: which requests, what happens to them, and for how many of them."""
 
-    kind: Literal["error", "hang"]
+    kind: Literal["error", "hang", "late"]
+    """`error`: a 500; `hang`: the answer held back; `late`: the request reaches Stripe only after `seconds`."""
     method: str | None = None
     path_prefix: str = "/v1/"
     forwarded: bool = False
     """True: localstripe handles the request first, then the client sees the fault."""
     seconds: float = 0.0
-    """How long a `hang` holds the answer back."""
+    """How long a `hang` holds the answer back, or a `late` request before it goes on to Stripe."""
     remaining: int | None = None
     """Faults left to serve; None for every matching request until cleared."""
 
@@ -100,6 +101,9 @@ class StripeFaultProxy:
         body = await _body(receive)
         method, path = scope["method"], scope["path"]
         fault = self._take(method, path)
+        if fault is not None and fault.kind == "late":  # the client has given up by the time Stripe acts
+            await asyncio.sleep(fault.seconds)
+            fault = None
         if fault is None or fault.forwarded:
             status, headers, content = await self._forward(scope, body)
         if fault is not None:

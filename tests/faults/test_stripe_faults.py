@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import httpx
@@ -10,13 +11,15 @@ import msgspec
 import pytest
 from litestar import Litestar
 
+from core.clock import utcnow
+from core.errors import Conflict
 from core.settings import Settings
 from core.stripe_gateway import StripeGateway
 from jobs.collections import run_due_collections
-from jobs.payments import requeue_write_backs
+from jobs.payments import confirm_unanswered_payments, requeue_write_backs
 from ledger.tables import Invoice
-from portal.payments import UNANSWERED
-from portal.tables import ScheduledCollection
+from portal.payments import UNANSWERED, UNCONFIRMED
+from portal.tables import Payment, ScheduledCollection
 from tests.conftest import WorkspaceFactory, XeroStandIn
 from tests.faults.harness import private_queue, private_settings, running_worker, until
 from tests.faults.payments import (
@@ -128,11 +131,18 @@ async def test_a_portal_payment_whose_answer_stripe_lost_is_paid_once_and_one_st
     first = await pay_invoice(proxied_stripe, lost, cards)
     assert first.status == "succeeded"
 
-    # Stripe never gets the charge (500 before it): a clear failure, the invoice is payable again, and a
-    # retry once Stripe is back pays it.
+    # Stripe never gets the charge (500 before it). A 500 may also come after a charge, so the page is told
+    # the payment is being checked and the invoice stays claimed. Asked again two minutes on, Stripe has no
+    # charge: the attempt fails, the invoice is payable again, and a retry pays it.
     faults.inject(StripeFault("error", method="POST", path_prefix=intents, remaining=1))
-    failed = await pay_invoice(proxied_stripe, refused, cards)
-    assert (failed.status, failed.message) == ("failed", UNANSWERED)
+    unsure = await pay_invoice(proxied_stripe, refused, cards)
+    assert (unsure.status, unsure.message) == ("processing", UNCONFIRMED)
+    with pytest.raises(Conflict):
+        await pay_invoice(proxied_stripe, refused, cards)
+    assert await confirm_unanswered_payments({"stripe": proxied_stripe}, now=_minutes_on(3)) == {"settled": 1}
+    failed = await Payment.objects().where(Payment.id == uuid.UUID(unsure.payment_id)).first()
+    assert failed is not None
+    assert (failed.status, failed.failure_message) == ("failed", UNANSWERED)
     again = await pay_invoice(proxied_stripe, refused, cards)
     assert again.status == "succeeded"
 
@@ -147,3 +157,57 @@ async def test_a_portal_payment_whose_answer_stripe_lost_is_paid_once_and_one_st
     charged = await charges_by(stripe_stand_in, await customers_of(firm.invoices), "invoice_ids")
     assert charged == {str(lost.id): 1, str(refused.id): 1}
     assert set(ledger_payments(xero, firm).values()) == {1}
+
+
+@pytest.mark.timeout(120)
+async def test_a_charge_stripe_makes_after_we_gave_up_on_it_is_recorded_once(
+    client: httpx.AsyncClient,
+    workspaces: WorkspaceFactory,
+    xero: XeroStandIn,
+    stripe_stand_in: LocalStripe,
+    running_app: Litestar,
+    settings: Settings,
+    embedded_socket: str | None,
+    proxy: tuple[str, StripeFaultProxy],
+    proxied_stripe: StripeGateway,
+) -> None:
+    firm, cards = await firm_with_cards(client, workspaces, xero, stripe_stand_in, running_app, invoices=1)
+    _, faults = proxy
+    [invoice] = firm.invoices
+
+    # The charge request reaches Stripe only after our client timed out and found no charge.
+    faults.inject(StripeFault("late", method="POST", path_prefix="/v1/payment_intents", seconds=2.5, remaining=1))
+    unsure = await pay_invoice(proxied_stripe, invoice, cards)
+    assert (unsure.status, unsure.message) == ("processing", UNCONFIRMED)
+    customers = await customers_of(firm.invoices)
+
+    async def charged() -> bool:
+        return sum((await charges_by(stripe_stand_in, customers, "invoice_ids")).values()) == 1
+
+    await until(charged, seconds=20, every=0.25)
+    with pytest.raises(Conflict):  # never payable twice while unconfirmed
+        await pay_invoice(proxied_stripe, invoice, cards)
+
+    # Two minutes on, Stripe is asked again: the charge it made is the invoice's payment.
+    assert await confirm_unanswered_payments({"stripe": proxied_stripe}, now=_minutes_on(3)) == {"settled": 1}
+    paid = await Payment.objects().where(Payment.id == uuid.UUID(unsure.payment_id)).first()
+    assert paid is not None
+    assert paid.status == "succeeded"
+    refreshed = await Invoice.objects().where(Invoice.id == invoice.id).first()
+    assert refreshed is not None
+    assert (refreshed.status, refreshed.amount_due_minor) == ("paid", 0)
+
+    config = private_settings(settings)
+    async with private_queue(config, embedded_socket) as queue, running_worker(queue, config) as ctx:
+
+        async def recorded() -> bool:
+            await requeue_write_backs(ctx)
+            return await written_back(firm) == 1
+
+        await until(recorded, seconds=30, every=0.5)
+    assert await charges_by(stripe_stand_in, customers, "invoice_ids") == {str(invoice.id): 1}
+    assert set(ledger_payments(xero, firm).values()) == {1}
+
+
+def _minutes_on(minutes: int) -> str:
+    return (utcnow() + dt.timedelta(minutes=minutes)).isoformat()
