@@ -229,6 +229,7 @@ class FaultInjector:
         self._default_prefixes = default_prefixes
         self._queue: deque[Fault] = deque()
         self._storm: _Storm | None = None
+        self._lost: deque[str | None] = deque()
 
     def fail_next(
         self, n: int = 1, status: int = 429, retry_after: int | None = 1, path_prefix: str | None = None
@@ -251,9 +252,21 @@ class FaultInjector:
         """End a storm started with `start_storm`."""
         self._storm = None
 
+    def lose_next_answers(self, n: int = 1, path_prefix: str | None = None) -> None:
+        """Let the next `n` matching requests take effect, then answer them 504, as if the reply was lost."""
+        self._lost.extend(path_prefix for _ in range(n))
+
+    def take_lost_answer(self, path: str) -> bool:
+        """True when the answer to this request is to be lost (consumes one `lose_next_answers`)."""
+        if self._lost and self._applies(self._lost[0], path):
+            self._lost.popleft()
+            return True
+        return False
+
     def clear(self) -> None:
-        """Drop queued faults and any storm."""
+        """Drop queued faults, lost answers and any storm."""
         self._queue.clear()
+        self._lost.clear()
         self._storm = None
 
     @property
@@ -280,3 +293,29 @@ def strictly_after(candidate: datetime, previous: datetime | None) -> datetime:
     if previous is not None and candidate <= previous:
         return previous + timedelta(milliseconds=1)
     return candidate
+
+
+class LostAnswers:
+    """ASGI middleware: a request `FaultInjector.lose_next_answers` picked runs, but its caller gets a 504.
+
+    What a client sees when the ledger did the work and the reply died on the way back (a proxy's time-out):
+    the case idempotency keys exist for.
+    """
+
+    def __init__(self, app: Any, faults: FaultInjector) -> None:
+        self.app = app
+        self.faults = faults
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """Run the request; swallow its answer and send a gateway time-out instead when one is due."""
+        if scope["type"] != "http" or not self.faults.take_lost_answer(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+
+        async def swallow(_: Any) -> None:
+            return None
+
+        await self.app(scope, receive, swallow)
+        body = json.dumps({"Title": "Gateway Timeout", "Status": 504, "Detail": "The upstream reply was lost."})
+        await send({"type": "http.response.start", "status": 504, "headers": [(b"content-type", b"application/json")]})
+        await send({"type": "http.response.body", "body": body.encode()})

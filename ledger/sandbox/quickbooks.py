@@ -18,10 +18,11 @@ from litestar import Litestar, Request, Response, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.enums import MediaType
 from litestar.exceptions import MethodNotAllowedException, NotFoundException
+from litestar.middleware import DefineMiddleware
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.types import ExceptionHandlersMap
 
-from ledger.sandbox.common import json_bytes, json_response, loads_json
+from ledger.sandbox.common import LostAnswers, json_bytes, json_response, loads_json
 from ledger.sandbox.oauth import (
     AccessRecord,
     OAuthError,
@@ -352,6 +353,7 @@ def create_app(sandbox: QuickBooksSandbox) -> Litestar:
             "access": Provide(provide_access),
         },
         before_request=gatekeeper,
+        middleware=[DefineMiddleware(LostAnswers, faults=sandbox.faults)],
         exception_handlers=handlers,
         openapi_config=None,
         logging_config=None,

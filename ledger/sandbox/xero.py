@@ -19,10 +19,12 @@ from litestar import Litestar, Request, Response, delete, get, post, put
 from litestar.di import NamedDependency, Provide
 from litestar.enums import MediaType
 from litestar.exceptions import MethodNotAllowedException, NotFoundException
+from litestar.middleware import DefineMiddleware
 from litestar.params import FromPath, HeaderParameter, QueryParameter
 from litestar.types import ExceptionHandlersMap
 
 from ledger.sandbox.common import (
+    LostAnswers,
     SandboxHTTPError,
     json_bytes,
     json_response,
@@ -436,6 +438,7 @@ def create_app(sandbox: XeroSandbox) -> Litestar:
             "access": Provide(provide_access),
         },
         before_request=gatekeeper,
+        middleware=[DefineMiddleware(LostAnswers, faults=sandbox.faults)],
         exception_handlers=handlers,
         openapi_config=None,
         logging_config=None,

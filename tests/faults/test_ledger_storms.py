@@ -94,3 +94,35 @@ async def test_write_backs_through_429_and_503_storms_record_each_payment_once(
         xero.sandbox.faults.stop_storm()
     assert set(ledger_payments(xero, firm).values()) == {1}
     assert xero.sandbox.log.count("PUT", prefix=PAYMENTS) > len(firm.invoices)  # refused ones were sent again
+
+
+@pytest.mark.timeout(120)
+async def test_a_write_back_whose_answer_xero_lost_is_recorded_once(
+    client: httpx.AsyncClient,
+    workspaces: WorkspaceFactory,
+    xero: XeroStandIn,
+    stripe_stand_in: LocalStripe,
+    running_app: Litestar,
+    settings: Settings,
+    embedded_socket: str | None,
+) -> None:
+    firm, cards = await firm_with_cards(client, workspaces, xero, stripe_stand_in, running_app, invoices=2)
+    for invoice in firm.invoices:
+        assert (await pay_invoice(running_app.state.stripe, invoice, cards)).status == "succeeded"
+    # Xero records the first payment it is sent, but its answer never arrives: we see a gateway time-out.
+    xero.sandbox.faults.lose_next_answers(1, path_prefix=PAYMENTS)
+    sent_before = xero.sandbox.log.count("PUT", prefix=PAYMENTS)
+    config = private_settings(settings)
+    try:
+        async with private_queue(config, embedded_socket) as queue, running_worker(queue, config) as ctx:
+
+            async def recorded() -> bool:
+                await requeue_write_backs(ctx)
+                return await written_back(firm) == len(firm.invoices)
+
+            await until(recorded, seconds=60, every=0.5)
+    finally:
+        xero.sandbox.faults.clear()
+    # Sent again with the same Idempotency-Key, Xero answered with the payment it had already made.
+    assert set(ledger_payments(xero, firm).values()) == {1}
+    assert xero.sandbox.log.count("PUT", prefix=PAYMENTS) - sent_before == len(firm.invoices) + 1
