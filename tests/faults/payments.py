@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from typing import Any
 
 import httpx
 from litestar import Litestar
@@ -12,6 +13,7 @@ from core.clock import utcnow
 from core.db import insert_all
 from core.security import token_digest
 from core.stripe_gateway import StripeGateway
+from jobs.payments import requeue_write_backs
 from ledger.tables import Client, Invoice
 from portal.payments import PaymentStarted, start_payment
 from portal.schemas import ClientSession
@@ -20,6 +22,7 @@ from tests.collection_helpers import save_card
 from tests.conftest import WorkspaceFactory, XeroStandIn
 from tests.factories import make_request
 from tests.faults.firms import XeroFirm, xero_firm
+from tests.faults.harness import until
 from tests.stripe_harness import LocalStripe
 
 CARD = "4242424242424242"
@@ -110,3 +113,13 @@ async def pay_invoice(gateway: StripeGateway, invoice: Invoice, cards: dict[str,
         payment_method_id=cards[str(client.id)],
         keep_card=True,
     )
+
+
+async def until_written_back(ctx: dict[str, Any], firm: XeroFirm, count: int, *, seconds: float = 60) -> None:
+    """Run the write-back sweep (the minute's cron) until `count` of the firm's allocations are in the ledger."""
+
+    async def recorded() -> bool:
+        await requeue_write_backs(ctx)
+        return await written_back(firm) == count
+
+    await until(recorded, seconds=seconds, every=0.5)

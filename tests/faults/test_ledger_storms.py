@@ -19,7 +19,7 @@ from ledger.tables import Invoice, LedgerConnection
 from tests.conftest import WorkspaceFactory, XeroStandIn
 from tests.faults.firms import xero_firm
 from tests.faults.harness import private_queue, private_settings, running_worker, until
-from tests.faults.payments import firm_with_cards, ledger_payments, pay_invoice, written_back
+from tests.faults.payments import firm_with_cards, ledger_payments, pay_invoice, until_written_back
 from tests.helpers import auth
 from tests.stripe_harness import LocalStripe
 
@@ -85,11 +85,7 @@ async def test_write_backs_through_429_and_503_storms_record_each_payment_once(
             await requeue_write_backs(ctx)  # the minute's cron finds the three payments
             await storms(xero, path_prefix=PAYMENTS)
 
-            async def recorded() -> bool:
-                await requeue_write_backs(ctx)
-                return await written_back(firm) == len(firm.invoices)
-
-            await until(recorded, seconds=60, every=0.5)
+            await until_written_back(ctx, firm, len(firm.invoices), seconds=60)
     finally:
         xero.sandbox.faults.stop_storm()
     assert set(ledger_payments(xero, firm).values()) == {1}
@@ -115,12 +111,7 @@ async def test_a_write_back_whose_answer_xero_lost_is_recorded_once(
     config = private_settings(settings)
     try:
         async with private_queue(config, embedded_socket) as queue, running_worker(queue, config) as ctx:
-
-            async def recorded() -> bool:
-                await requeue_write_backs(ctx)
-                return await written_back(firm) == len(firm.invoices)
-
-            await until(recorded, seconds=60, every=0.5)
+            await until_written_back(ctx, firm, len(firm.invoices), seconds=60)
     finally:
         xero.sandbox.faults.clear()
     # Sent again with the same Idempotency-Key, Xero answered with the payment it had already made.

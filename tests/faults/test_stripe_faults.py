@@ -16,7 +16,7 @@ from core.errors import Conflict
 from core.settings import Settings
 from core.stripe_gateway import StripeGateway
 from jobs.collections import run_due_collections
-from jobs.payments import confirm_unanswered_payments, requeue_write_backs
+from jobs.payments import confirm_unanswered_payments
 from ledger.tables import Invoice
 from portal.payments import UNANSWERED, UNCONFIRMED
 from portal.tables import Payment, ScheduledCollection
@@ -29,7 +29,7 @@ from tests.faults.payments import (
     ledger_payments,
     pay_invoice,
     schedule_all,
-    written_back,
+    until_written_back,
 )
 from tests.faults.stripe_proxy import StripeFault, StripeFaultProxy, stripe_fault_proxy
 from tests.mailcatcher import Catcher
@@ -87,11 +87,7 @@ async def test_collections_through_stripe_errors_and_timeouts_charge_and_record_
         await until(lambda: _served(faults, "error", 4), seconds=20)  # the first attempts hit the outage
         faults.remove(down)
 
-        async def finished() -> bool:
-            await requeue_write_backs(ctx)  # the minute's cron tick
-            return await written_back(firm) == len(firm.invoices)
-
-        await until(finished, seconds=60, every=0.5)
+        await until_written_back(ctx, firm, len(firm.invoices))
     statuses = await ScheduledCollection.select(ScheduledCollection.status).where(
         ScheduledCollection.invoice.is_in([inv.id for inv in firm.invoices])
     )
@@ -148,12 +144,7 @@ async def test_a_portal_payment_whose_answer_stripe_lost_is_paid_once_and_one_st
 
     config = private_settings(settings)
     async with private_queue(config, embedded_socket) as queue, running_worker(queue, config) as ctx:
-
-        async def recorded() -> bool:
-            await requeue_write_backs(ctx)  # the minute's cron: succeeded payments not yet in the ledger
-            return await written_back(firm) == 2
-
-        await until(recorded, seconds=30, every=0.5)
+        await until_written_back(ctx, firm, 2, seconds=30)
     charged = await charges_by(stripe_stand_in, await customers_of(firm.invoices), "invoice_ids")
     assert charged == {str(lost.id): 1, str(refused.id): 1}
     assert set(ledger_payments(xero, firm).values()) == {1}
@@ -199,12 +190,7 @@ async def test_a_charge_stripe_makes_after_we_gave_up_on_it_is_recorded_once(
 
     config = private_settings(settings)
     async with private_queue(config, embedded_socket) as queue, running_worker(queue, config) as ctx:
-
-        async def recorded() -> bool:
-            await requeue_write_backs(ctx)
-            return await written_back(firm) == 1
-
-        await until(recorded, seconds=30, every=0.5)
+        await until_written_back(ctx, firm, 1, seconds=30)
     assert await charges_by(stripe_stand_in, customers, "invoice_ids") == {str(invoice.id): 1}
     assert set(ledger_payments(xero, firm).values()) == {1}
 
