@@ -60,7 +60,37 @@ async def _payment_intent(gateway: StripeGateway, settings: Settings, intent: di
     if payment.stripe_payment_intent_id is None:
         await Payment.update({Payment.stripe_payment_intent_id: fresh.intent_id}).where(Payment.id == payment.id)
     status = await settle(payment.id, fresh)
+    if fresh.status == "succeeded" and status in ("failed", "canceled"):
+        await _late_success(settings, payment, status)
     return FollowUp("paid", str(payment.id)) if status == "succeeded" and payment.status != "succeeded" else None
+
+
+async def _late_success(settings: Settings, payment: Payment, recorded: str) -> None:
+    """Stripe took the money for a payment we had closed: our records cannot settle it alone, staff must look.
+
+    The invoices may have been paid again since (a second charge to refund), or are still owed (record it).
+    """
+    log.error("payment_succeeded_after_closing", payment_id=str(payment.id), recorded=recorded)
+    allocations = await PaymentAllocation.select(PaymentAllocation.invoice).where(
+        PaymentAllocation.payment == payment.id
+    )
+    for allocation in allocations:
+        await Activity(
+            workspace=payment.workspace,
+            invoice_id=str(allocation["invoice"]),
+            kind="payment_late",
+            detail=f"Stripe charged card payment {payment.stripe_payment_intent_id} after it was recorded {recorded}.",
+        ).save()
+    await alert_staff(
+        settings,
+        payment.workspace,
+        subject="A card payment went through after it was recorded as " + recorded,
+        text=(
+            f"Stripe reports payment {payment.stripe_payment_intent_id} succeeded, but it was recorded here as"
+            f" {recorded}. If the invoices were paid again since, refund one of the charges in Stripe; if not,"
+            " record the payment against them."
+        ),
+    )
 
 
 async def _charge_reversed(gateway: StripeGateway, settings: Settings, charge: dict[str, Any]) -> FollowUp | None:

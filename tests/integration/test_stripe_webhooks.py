@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 
+from core.tables import Activity
 from ledger.tables import Invoice
 from portal.tables import Payment
 from staff.services import create_api_token
@@ -116,6 +117,32 @@ async def test_a_refund_makes_the_invoice_outstanding_again(
     row = await Invoice.select(Invoice.status, Invoice.amount_due_minor).where(Invoice.id == invoice.id).first()
     assert row == {"status": "outstanding", "amount_due_minor": 4200}
     assert (await Payment.select(Payment.status).where(Payment.id == payment.id).first()) == {"status": "refunded"}
+
+
+async def test_a_charge_stripe_made_after_we_recorded_a_failure_alerts_the_firm(
+    client: httpx.AsyncClient, workspaces: WorkspaceFactory, stripe_stand_in: LocalStripe, mail: Any
+) -> None:
+    started, invoice = await paid_through_page(client, workspaces, stripe_stand_in)
+    payment_id = uuid.UUID(started["payment_id"])
+    # As if we had given up on the charge and freed the invoice before Stripe's answer came.
+    await Payment.update({Payment.status: "failed"}).where(Payment.id == payment_id)
+    await Invoice.update({Invoice.status: "outstanding", Invoice.amount_due_minor: 4200}).where(
+        Invoice.id == invoice.id
+    )
+    payment = await Payment.objects().where(Payment.id == payment_id).first()
+    assert payment is not None
+    body, header = signed(
+        event("payment_intent.succeeded", {"id": payment.stripe_payment_intent_id, "object": "payment_intent"})
+    )
+    delivered = await client.post("/webhooks/stripe", content=body, headers={"stripe-signature": header})
+    assert delivered.status_code == 200
+
+    [alert] = await mail.wait_for(workspaces.last_email)
+    subject = " ".join(str(alert["Subject"]).split())  # a long subject is folded over two lines
+    assert subject == "[Collections] A card payment went through after it was recorded as failed"
+    assert str(payment.stripe_payment_intent_id) in alert.get_body(("plain",)).get_content()
+    history = await Activity.select(Activity.kind).where(Activity.invoice_id == str(invoice.id))
+    assert "payment_late" in [row["kind"] for row in history]
 
 
 async def test_another_clients_invoice_or_payment_is_404(
