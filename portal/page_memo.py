@@ -15,6 +15,9 @@ say the same. A kept answer is used only until the session it was rendered for e
 answer that sets a cookie (a first visit gets its CSRF cookie from the handler), or a page with a payment
 in progress (showing it may release an abandoned 3-D Secure attempt, which must happen on the request).
 Security headers are added on the way out to every answer, kept or not.
+
+Litestar's own response cache was not enough: its key comes from the request alone (a synchronous key
+builder), and entries live until they expire, so a page could not be keyed on what its query returns.
 """
 
 from __future__ import annotations
