@@ -222,19 +222,8 @@ async def _unanswered_charge(
     asked, the error propagates and the payment stays claimed: paying again then would risk a second charge.
     """
     if not error.retryable:
-        return PaymentOutcome(
-            intent_id=None,
-            status="requires_payment_method",
-            amount_minor=payment.amount_minor,
-            currency=payment.currency,
-            message=_refusal(error),
-        )
-    found = await gateway.find_charged_intent(
-        customer_id=customer_id,
-        payment_id=str(payment.id),
-        amount_minor=payment.amount_minor,
-        currency=payment.currency,
-    )
+        return _nothing_charged(payment, _refusal(error))
+    found = await _charge_made(gateway, payment, customer_id)
     if found is None:
         log.warning("charge_unanswered", payment_id=str(payment.id), error=error.message)
     return found
@@ -254,26 +243,31 @@ async def confirm_unanswered(gateway: StripeGateway, payment: Payment) -> str:
     """Ask Stripe again about an unconfirmed charge: settle what it made, else fail it (nothing was charged)."""
     client = await Client.select(Client.stripe_customer_id).where(Client.id == payment.client).first()
     customer_id = client["stripe_customer_id"] if client else None
-    found = (
-        await gateway.find_charged_intent(
-            customer_id=customer_id,
-            payment_id=str(payment.id),
-            amount_minor=payment.amount_minor,
-            currency=payment.currency,
-        )
-        if customer_id
-        else None
-    )
+    found = await _charge_made(gateway, payment, customer_id) if customer_id else None
     if found is not None and found.intent_id:
         await Payment.update({Payment.stripe_payment_intent_id: found.intent_id}).where(Payment.id == payment.id)
-    outcome = found or PaymentOutcome(
+    return await settle(payment.id, found or _nothing_charged(payment, UNANSWERED))
+
+
+async def _charge_made(gateway: StripeGateway, payment: Payment, customer_id: str) -> PaymentOutcome | None:
+    """The intent Stripe made for this payment and charged, if it did (its answer may have been lost)."""
+    return await gateway.find_charged_intent(
+        customer_id=customer_id,
+        payment_id=str(payment.id),
+        amount_minor=payment.amount_minor,
+        currency=payment.currency,
+    )
+
+
+def _nothing_charged(payment: Payment, message: str) -> PaymentOutcome:
+    """A failed attempt with no intent behind it, as `settle` takes it: the invoices are payable again."""
+    return PaymentOutcome(
         intent_id=None,
         status="requires_payment_method",
         amount_minor=payment.amount_minor,
         currency=payment.currency,
-        message=UNANSWERED,
+        message=message,
     )
-    return await settle(payment.id, outcome)
 
 
 def _refusal(error: GatewayError) -> str:

@@ -61,35 +61,30 @@ async def _payment_intent(gateway: StripeGateway, settings: Settings, intent: di
         await Payment.update({Payment.stripe_payment_intent_id: fresh.intent_id}).where(Payment.id == payment.id)
     status = await settle(payment.id, fresh)
     if fresh.status == "succeeded" and status in ("failed", "canceled"):
-        await _late_success(settings, payment, status)
+        await _late_success(settings, payment, str(fresh.intent_id), status)
     return FollowUp("paid", str(payment.id)) if status == "succeeded" and payment.status != "succeeded" else None
 
 
-async def _late_success(settings: Settings, payment: Payment, recorded: str) -> None:
+async def _late_success(settings: Settings, payment: Payment, intent_id: str, recorded: str) -> None:
     """Stripe took the money for a payment we had closed: our records cannot settle it alone, staff must look.
 
     The invoices may have been paid again since (a second charge to refund), or are still owed (record it).
     """
     log.error("payment_succeeded_after_closing", payment_id=str(payment.id), recorded=recorded)
+    late = f"Stripe reports card payment {intent_id} succeeded, but it was recorded here as {recorded}."
     allocations = await PaymentAllocation.select(PaymentAllocation.invoice).where(
         PaymentAllocation.payment == payment.id
     )
     for allocation in allocations:
         await Activity(
-            workspace=payment.workspace,
-            invoice_id=str(allocation["invoice"]),
-            kind="payment_late",
-            detail=f"Stripe charged card payment {payment.stripe_payment_intent_id} after it was recorded {recorded}.",
+            workspace=payment.workspace, invoice_id=str(allocation["invoice"]), kind="payment_late", detail=late
         ).save()
     await alert_staff(
         settings,
         payment.workspace,
-        subject="A card payment went through after it was recorded as " + recorded,
-        text=(
-            f"Stripe reports payment {payment.stripe_payment_intent_id} succeeded, but it was recorded here as"
-            f" {recorded}. If the invoices were paid again since, refund one of the charges in Stripe; if not,"
-            " record the payment against them."
-        ),
+        subject=f"A card payment went through after it was recorded as {recorded}",
+        text=f"{late} If the invoices were paid again since, refund one of the charges in Stripe; if not, record"
+        " the payment against them.",
     )
 
 
